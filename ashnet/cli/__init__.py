@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.run(args) or 0)
-    except (ValueError, FileNotFoundError, KeyError, TypeError) as err:
+    except (ValueError, FileNotFoundError) as err:
         # Bad input: one clear line, no traceback.
         print(f"ashnet {args.command}: error: {err}", file=sys.stderr)
         return 2
