@@ -23,6 +23,11 @@ class SpikingNeuron(nn.Module):
 
     Set ``record_v = True`` (a :class:`neuro.monitor.Monitor` does it) to keep the membrane
     potential of the last call in ``v_seq`` (``[T, B, ...]``).
+
+    ``check_finite`` (default ``True``) raises a ``ValueError`` when NaN or Inf input made the
+    membrane potential non-finite. NaN and Inf propagate into the final potential of every neuron
+    here, so checking that one ``[B, ...]`` tensor catches them at ``1/T`` of the input's cost. The
+    check runs on CPU tensors only: on CUDA it would force a device sync on every call.
     """
 
     step_fn = None
@@ -36,6 +41,7 @@ class SpikingNeuron(nn.Module):
         self.backend = backend
         self.state = None
         self.record_v = False
+        self.check_finite = True
         self.v_seq = None
 
     def parameters_tuple(self):
@@ -48,6 +54,12 @@ class SpikingNeuron(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_neuron_input(x, self.step_mode)
+        z = self._advance(x)
+        if self.check_finite:
+            self._check_state_finite()
+        return z
+
+    def _advance(self, x: torch.Tensor) -> torch.Tensor:
         p = self.parameters_tuple()
         step = type(self).step_fn
         if self.step_mode == "s":
@@ -66,6 +78,16 @@ class SpikingNeuron(nn.Module):
             return torch.stack(spikes)
         z, self.state = type(self).multi_step_fn(x, self.state, p, backend=self.backend)
         return z
+
+    def _check_state_finite(self) -> None:
+        """NaN or Inf anywhere in the input leaves the final membrane potential non-finite."""
+        v = self.state.v
+        if v.device.type == "cpu" and not bool(torch.isfinite(v).all()):
+            raise ValueError(
+                f"{type(self).__name__}: the membrane potential became NaN or Inf; the input to this "
+                "layer contained non-finite values (check the data and the layers before it). "
+                "Set check_finite=False on the neuron to skip this check."
+            )
 
     def extra_repr(self) -> str:
         fields = self.parameters_tuple().__dataclass_fields__
