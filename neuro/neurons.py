@@ -65,8 +65,7 @@ class SpikingNeuron(nn.Module):
         if self.step_mode == "s":
             z, self.state = step(x, self.state, p)
             if self.record_v:
-                v = self.state.v.detach().unsqueeze(0)
-                self.v_seq = v if self.v_seq is None else torch.cat([self.v_seq, v])
+                self.v_seq = self.state.v.detach().unsqueeze(0)
             return z
         if self.record_v:
             spikes, vs = [], []

@@ -16,7 +16,7 @@ from typing import NamedTuple
 import torch
 
 from ..validation import check_finite_number, check_float_tensor, check_positive, check_state_shape
-from .common import fire_and_reset, initial_potential
+from .common import fire_and_reset, initial_potential, multi_step
 from .lif import LIFParameters, _charge_lif
 
 __all__ = ["ALIFParameters", "ALIFState", "alif_step", "alif_multi_step"]
@@ -57,6 +57,4 @@ def alif_step(x: torch.Tensor, state: ALIFState | None, p: ALIFParameters):
 
 def alif_multi_step(x_seq: torch.Tensor, state: ALIFState | None, p: ALIFParameters, backend="torch"):
     """ALIF over ``x_seq`` of shape ``[T, B, ...]``; returns ``(spike_seq, ALIFState)``."""
-    from ..kernels import run_multi_step
-
-    return run_multi_step(alif_step, x_seq, state, p, backend)
+    return multi_step(alif_step, x_seq, state, p, backend)

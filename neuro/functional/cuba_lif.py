@@ -7,6 +7,8 @@ NIR defines :math:`\tau_{syn}\,\dot I = -I + w_{in} X` and
     I_t &= I_{t-1} + (w_{in} X_t - I_{t-1}) / \tau_{syn} \\
     H_t &= V_{t-1} + (V_{leak} - V_{t-1} + R I_t) / \tau_{mem} \\
     S_t &= \Theta(H_t - V_{th}), \quad V_t = \text{reset}(H_t, S_t)
+
+The neuron starts at rest: :math:`V_0 = V_{leak}`, :math:`I_0 = 0`.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import NamedTuple
 import torch
 
 from ..validation import check_finite_number, check_float_tensor, check_positive, check_state_shape
-from .common import FireParameters, fire_and_reset, initial_potential
+from .common import FireParameters, fire_and_reset, multi_step
 
 __all__ = ["CubaLIFParameters", "CubaLIFState", "cuba_lif_step", "cuba_lif_multi_step"]
 
@@ -51,7 +53,7 @@ def cuba_lif_step(x: torch.Tensor, state: CubaLIFState | None, p: CubaLIFParamet
     """One CubaLIF step; returns ``(spike, CubaLIFState)``."""
     check_float_tensor(x)
     if state is None:
-        state = CubaLIFState(initial_potential(x, p), torch.zeros_like(x))
+        state = CubaLIFState(torch.full_like(x, p.v_leak), torch.zeros_like(x))  # at rest
     check_state_shape(state, x.shape)
     i = state.i + (p.w_in * x - state.i) / p.tau_syn
     h = state.v + (p.v_leak - state.v + p.r * i) / p.tau_mem
@@ -63,6 +65,4 @@ def cuba_lif_multi_step(
     x_seq: torch.Tensor, state: CubaLIFState | None, p: CubaLIFParameters, backend="torch"
 ):
     """CubaLIF over ``x_seq`` of shape ``[T, B, ...]``; returns ``(spike_seq, CubaLIFState)``."""
-    from ..kernels import run_multi_step
-
-    return run_multi_step(cuba_lif_step, x_seq, state, p, backend)
+    return multi_step(cuba_lif_step, x_seq, state, p, backend)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 
 from ..validation import check_float_tensor, check_positive, check_state_shape
-from .common import FireParameters, LIFState, fire_and_reset, initial_potential
+from .common import FireParameters, LIFState, fire_and_reset, initial_potential, multi_step
 
 __all__ = [
     "IFParameters",
@@ -119,22 +119,16 @@ def plif_step(x: torch.Tensor, state: LIFState | None, p: ParametricLIFParameter
     return spike, LIFState(v)
 
 
-def _multi_step(step, x_seq, state, p, backend):
-    from ..kernels import run_multi_step
-
-    return run_multi_step(step, x_seq, state, p, backend)
-
-
 def if_multi_step(x_seq: torch.Tensor, state: LIFState | None, p: IFParameters, backend="torch"):
     """IF over ``x_seq`` of shape ``[T, B, ...]``; returns ``(spike_seq, LIFState)``."""
-    return _multi_step(if_step, x_seq, state, p, backend)
+    return multi_step(if_step, x_seq, state, p, backend)
 
 
 def lif_multi_step(x_seq: torch.Tensor, state: LIFState | None, p: LIFParameters, backend="torch"):
     """LIF over ``x_seq`` of shape ``[T, B, ...]``; returns ``(spike_seq, LIFState)``."""
-    return _multi_step(lif_step, x_seq, state, p, backend)
+    return multi_step(lif_step, x_seq, state, p, backend)
 
 
 def plif_multi_step(x_seq: torch.Tensor, state: LIFState | None, p: ParametricLIFParameters, backend="torch"):
     """ParametricLIF over ``x_seq`` of shape ``[T, B, ...]``; returns ``(spike_seq, LIFState)``."""
-    return _multi_step(plif_step, x_seq, state, p, backend)
+    return multi_step(plif_step, x_seq, state, p, backend)
