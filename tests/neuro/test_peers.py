@@ -1,0 +1,244 @@
+"""neuro against its peers: SpikingJelly 2.0 (LIF/IF/ParametricLIF nodes, surrogates), snnTorch Leaky.
+
+Spikes must be bit-equal (``torch.equal``); gradients allclose with ``rtol=1e-5``. The snnTorch
+mapping is documented in ``docs/peers.md``.
+"""
+
+import itertools
+
+import pytest
+import torch
+
+import neuro
+from neuro import surrogate as ns
+
+sj_neuron = pytest.importorskip("spikingjelly.activation_based.neuron")
+sj_surrogate = pytest.importorskip("spikingjelly.activation_based.surrogate")
+snntorch = pytest.importorskip("snntorch")
+
+SURROGATES = [("ATan", 2.0), ("Sigmoid", 4.0), ("ATan", 0.7), ("Sigmoid", 9.0)]
+RESETS = [0.0, -0.3, None]
+
+
+def _input(shape=(12, 3, 5), seed=0, scale=1.5, shift=0.5):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(shape, generator=g) * scale + shift
+
+
+def _compare(sj_node, ours, x, params=()):
+    """Run both on ``x``; return (sj spikes, our spikes, sj input grad, our input grad, param grad pairs)."""
+    x_sj = x.clone().requires_grad_()
+    x_ours = x.clone().requires_grad_()
+    s_sj = sj_node(x_sj)
+    s_ours = ours(x_ours)
+    weight = torch.randn(s_sj.shape, generator=torch.Generator().manual_seed(1))
+    (s_sj * weight).sum().backward()
+    (s_ours * weight).sum().backward()
+    return s_sj, s_ours, x_sj.grad, x_ours.grad, [(a.grad, b.grad) for a, b in params]
+
+
+def _assert_equal_run(s_sj, s_ours, g_sj, g_ours):
+    assert 0 < s_sj.mean() < 1, "the test input should make the neurons fire sometimes"
+    assert torch.equal(s_sj, s_ours)
+    assert g_sj.abs().max() > 0
+    torch.testing.assert_close(g_ours, g_sj, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize(
+    "v_reset, decay_input, detach_reset, sg",
+    list(itertools.product(RESETS, [True, False], [False, True], SURROGATES)),
+)
+def test_lif_equals_spikingjelly_lifnode(v_reset, decay_input, detach_reset, sg):
+    name, alpha = sg
+    kw = dict(v_threshold=0.7, v_reset=v_reset, decay_input=decay_input, detach_reset=detach_reset)
+    sj = sj_neuron.LIFNode(
+        tau=3.0, surrogate_function=getattr(sj_surrogate, name)(alpha=alpha), step_mode="m", **kw
+    )
+    ours = neuro.LIF(tau=3.0, surrogate=getattr(ns, name)(alpha=alpha), **kw)
+    x = _input()
+    s_sj, s_ours, g_sj, g_ours, _ = _compare(sj, ours, x)
+    _assert_equal_run(s_sj, s_ours, g_sj, g_ours)
+    assert torch.equal(sj.v, ours.state.v)
+
+
+@pytest.mark.parametrize(
+    "v_reset, detach_reset, sg", list(itertools.product(RESETS, [False, True], SURROGATES[:2]))
+)
+def test_if_equals_spikingjelly_ifnode(v_reset, detach_reset, sg):
+    name, alpha = sg
+    kw = dict(v_threshold=1.2, v_reset=v_reset, detach_reset=detach_reset)
+    sj = sj_neuron.IFNode(surrogate_function=getattr(sj_surrogate, name)(alpha=alpha), step_mode="m", **kw)
+    ours = neuro.IF(surrogate=getattr(ns, name)(alpha=alpha), **kw)
+    x = _input(shift=0.2)
+    s_sj, s_ours, g_sj, g_ours, _ = _compare(sj, ours, x)
+    _assert_equal_run(s_sj, s_ours, g_sj, g_ours)
+    assert torch.equal(sj.v, ours.state.v)
+
+
+@pytest.mark.parametrize(
+    "v_reset, decay_input, detach_reset, sg",
+    list(itertools.product(RESETS, [True, False], [False, True], SURROGATES[:2])),
+)
+def test_parametric_lif_equals_spikingjelly_plifnode(v_reset, decay_input, detach_reset, sg):
+    name, alpha = sg
+    kw = dict(v_threshold=0.8, v_reset=v_reset, decay_input=decay_input, detach_reset=detach_reset)
+    sj = sj_neuron.ParametricLIFNode(
+        init_tau=2.5, surrogate_function=getattr(sj_surrogate, name)(alpha=alpha), step_mode="m", **kw
+    )
+    ours = neuro.ParametricLIF(tau=2.5, surrogate=getattr(ns, name)(alpha=alpha), **kw)
+    assert torch.equal(sj.w.detach(), ours.w.detach())
+    x = _input(shape=(10, 2, 3, 4))
+    s_sj, s_ours, g_sj, g_ours, ((gw_sj, gw_ours),) = _compare(sj, ours, x, [(sj.w, ours.w)])
+    _assert_equal_run(s_sj, s_ours, g_sj, g_ours)
+    assert gw_sj.abs() > 0
+    torch.testing.assert_close(gw_ours, gw_sj, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("name, alpha", [("Erf", 2.0), ("Erf", 0.5), ("PiecewiseQuadratic", 1.0)])
+def test_lif_with_other_surrogates_equals_spikingjelly(name, alpha):
+    sg = getattr(sj_surrogate, name)(alpha=alpha)
+    sj = sj_neuron.LIFNode(tau=2.0, surrogate_function=sg, step_mode="m")
+    ours = neuro.LIF(tau=2.0, surrogate=getattr(ns, name)(alpha=alpha))
+    s_sj, s_ours, g_sj, g_ours, _ = _compare(sj, ours, _input())
+    _assert_equal_run(s_sj, s_ours, g_sj, g_ours)
+
+
+@pytest.mark.parametrize(
+    "name, alpha",
+    [
+        ("ATan", 2.0),
+        ("ATan", 5.0),
+        ("Sigmoid", 4.0),
+        ("Erf", 2.0),
+        ("PiecewiseQuadratic", 1.0),
+        ("PiecewiseQuadratic", 2.5),
+    ],
+)
+def test_surrogate_equals_spikingjelly(name, alpha):
+    """Same forward (Heaviside, 1 at 0) and the same gradient, kinks included, on a dense grid."""
+    x = torch.cat([torch.linspace(-3, 3, 601), torch.tensor([0.0, 1 / alpha, -1 / alpha])])
+    x_sj = x.clone().requires_grad_()
+    x_ours = x.clone().requires_grad_()
+    y_sj = getattr(sj_surrogate, name)(alpha=alpha)(x_sj)
+    y_ours = getattr(ns, name)(alpha=alpha)(x_ours)
+    assert torch.equal(y_sj, y_ours)
+    y_sj.sum().backward()
+    y_ours.sum().backward()
+    torch.testing.assert_close(x_ours.grad, x_sj.grad, rtol=1e-5, atol=1e-7)
+    # Same primitive too (SpikingJelly's spiking=False mode returns it).
+    prim_sj = getattr(sj_surrogate, name)(alpha=alpha, spiking=False)(x)
+    torch.testing.assert_close(getattr(ns, name)(alpha=alpha).primitive(x), prim_sj, rtol=1e-5, atol=1e-6)
+
+
+# --- snnTorch ---------------------------------------------------------------------------------
+
+
+def _run_leaky(leaky, x):
+    mem = leaky.init_leaky()
+    spikes, mems = [], []
+    for x_t in x:
+        spk, mem = leaky(x_t, mem)
+        spikes.append(spk)
+        mems.append(mem)
+    return torch.stack(spikes), torch.stack(mems)
+
+
+def _leaky_pair(tau, reset_mechanism, reset_delay, threshold=1.0):
+    leaky = snntorch.Leaky(
+        beta=1 - 1 / tau,
+        threshold=threshold,
+        reset_mechanism=reset_mechanism,
+        reset_delay=reset_delay,
+        spike_grad=snntorch.surrogate.atan(alpha=2.0),
+    )
+    ours = neuro.LIF(
+        tau=tau,
+        decay_input=False,
+        v_threshold=threshold,
+        v_reset=None if reset_mechanism == "subtract" else 0.0,
+        detach_reset=reset_delay,
+        surrogate=ns.ATan(alpha=2.0),
+    )
+    ours.record_v = True
+    return leaky, ours
+
+
+def _below_threshold_input(T=48, threshold=1.0, seed=0):
+    """Inputs below the threshold: after a soft reset the potential is then always below it too."""
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand((T, 4, 16), generator=g) * threshold - 0.1
+
+
+@pytest.mark.parametrize("reset_mechanism", ["subtract", "zero"])
+@pytest.mark.parametrize("tau", [2.0, 4.0])
+def test_lif_equals_snntorch_leaky_without_reset_delay(tau, reset_mechanism):
+    """``Leaky(beta=1-1/tau, reset_delay=False)`` is our ``decay_input=False`` LIF, bit for bit.
+
+    For ``tau`` a power of two, ``1/tau`` and ``beta`` are exact, so ``V - V/tau`` and ``beta*V``
+    are the same correctly rounded number: potentials and gradients are bit-equal too.
+    """
+    leaky, ours = _leaky_pair(tau, reset_mechanism, reset_delay=False)
+    x = _below_threshold_input()
+    x_sn = x.clone().requires_grad_()
+    x_ours = x.clone().requires_grad_()
+    s_sn, mem_sn = _run_leaky(leaky, x_sn)
+    s_ours = ours(x_ours)
+    assert 0 < s_sn.mean() < 1
+    assert torch.equal(s_sn, s_ours)
+    assert torch.equal(mem_sn.detach(), ours.v_seq)
+    s_sn.sum().backward()
+    s_ours.sum().backward()
+    assert torch.equal(x_sn.grad, x_ours.grad)
+
+
+def test_lif_matches_snntorch_leaky_for_inexact_beta():
+    """With ``tau=3`` ``beta*V`` and ``V - V/tau`` may round differently (1 ulp): potentials allclose."""
+    leaky, ours = _leaky_pair(3.0, "subtract", reset_delay=False)
+    x = _below_threshold_input(seed=3)
+    x_sn = x.clone().requires_grad_()
+    x_ours = x.clone().requires_grad_()
+    s_sn, mem_sn = _run_leaky(leaky, x_sn)
+    s_ours = ours(x_ours)
+    assert torch.equal(s_sn, s_ours)  # no potential lands within an ulp of the threshold here
+    torch.testing.assert_close(ours.v_seq, mem_sn.detach(), rtol=0, atol=1e-6)
+    s_sn.sum().backward()
+    s_ours.sum().backward()
+    torch.testing.assert_close(x_ours.grad, x_sn.grad, rtol=1e-5, atol=1e-5)
+
+
+def test_lif_equals_snntorch_leaky_zero_reset_with_delay():
+    """snnTorch's default ``reset_delay=True`` with ``reset_mechanism='zero'``: same spikes, the
+    gradient of ``detach_reset=True`` (snnTorch detaches its delayed reset), and snnTorch's ``mem``
+    is our potential *before* the reset, ``H``.
+    """
+    leaky, ours = _leaky_pair(2.0, "zero", reset_delay=True)
+    x = _below_threshold_input(seed=1) * 1.8  # inputs above threshold are fine for a zero reset
+    x_sn = x.clone().requires_grad_()
+    x_ours = x.clone().requires_grad_()
+    s_sn, mem_sn = _run_leaky(leaky, x_sn)
+    s_ours = ours(x_ours)
+    assert 0 < s_sn.mean() < 1
+    assert torch.equal(s_sn, s_ours)
+    fired = s_ours.detach().bool()
+    assert torch.equal(mem_sn.detach()[~fired], ours.v_seq[~fired])  # no spike: H == V
+    assert bool((mem_sn.detach()[fired] > 1.0).all()) and bool((ours.v_seq[fired] == 0).all())
+    s_sn.sum().backward()
+    s_ours.sum().backward()
+    assert torch.equal(x_sn.grad, x_ours.grad)
+
+
+def test_snntorch_subtract_with_reset_delay_differs_when_leaky():
+    """snnTorch's default (``subtract``, ``reset_delay=True``) subtracts the threshold one step late
+    and undecayed: ``U_t = beta U_{t-1} + X_t - V_th S_{t-1}``. That is not SpikingJelly's soft reset
+    unless ``beta = 1`` (IF), where the spikes match our soft-reset IF.
+    """
+    x = _below_threshold_input(seed=2) + 0.3
+    leaky = snntorch.Leaky(beta=1.0, threshold=1.0, reset_mechanism="subtract")
+    s_sn, _ = _run_leaky(leaky, x)
+    s_if = neuro.IF(v_reset=None)(x)
+    assert 0 < s_if.mean() < 1
+    assert torch.equal(s_sn, s_if)
+
+    leaky, ours = _leaky_pair(2.0, "subtract", reset_delay=True)
+    s_sn, _ = _run_leaky(leaky, x)
+    assert not torch.equal(s_sn, ours(x))
