@@ -7,7 +7,7 @@ import importlib
 import sys
 
 # Subcommand modules inside ashnet.cli, in the order --help lists them.
-COMMANDS = []
+COMMANDS = ["data"]
 
 
 def build_parser() -> argparse.ArgumentParser:

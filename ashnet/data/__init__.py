@@ -1,0 +1,22 @@
+"""Image-caption data for ASH-Net: file readers, the PairTable, the torch dataset and the OpenMoji builder."""
+
+from ashnet.data.dataset import CaptionIndex, ImageTextDataset, caption_index
+from ashnet.data.formats import load_pairs
+from ashnet.data.images import load_image, open_image
+from ashnet.data.openmoji import build_openmoji, load_manifest
+from ashnet.data.table import SPLITS, BadRow, ImageRecord, PairTable
+
+__all__ = [
+    "SPLITS",
+    "BadRow",
+    "CaptionIndex",
+    "ImageRecord",
+    "ImageTextDataset",
+    "PairTable",
+    "build_openmoji",
+    "caption_index",
+    "load_image",
+    "load_manifest",
+    "load_pairs",
+    "open_image",
+]

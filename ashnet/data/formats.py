@@ -1,0 +1,314 @@
+"""Readers for image-caption files (CSV/TSV, JSON-lines, COCO-captions and Karpathy JSON) into a PairTable."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from ashnet.data.images import open_image
+from ashnet.data.table import SPLITS, BadRow, ImageRecord, PairTable
+
+logger = logging.getLogger(__name__)
+
+ON_BAD_ROW = ("skip", "error")
+EXPECTED_COLUMNS = "image,caption[,split][,caption_<lang>...]"
+EXTRA_PREFIX = "caption_"
+# How many bad rows a warning or an error message lists before "... and N more".
+LISTED_BAD_ROWS = 5
+
+
+def load_pairs(
+    path: str | Path,
+    on_bad_row: str = "skip",
+    verify_images: bool = False,
+    image_root: str | Path | None = None,
+) -> PairTable:
+    """Read an image-caption file into a :class:`PairTable`, grouping captions per image.
+
+    The format follows the extension: ``.csv`` / ``.tsv`` with a header
+    ``image,caption[,split][,caption_<lang>...]``; ``.jsonl`` with the same keys on each line;
+    ``.json`` in COCO-captions form (``images`` + ``annotations``) or Karpathy-split form
+    (``images`` with ``filename``, ``split``, ``sentences``). Rows naming the same image are
+    grouped into one record. Rows without a split are ``"train"``; Karpathy's ``restval`` is
+    ``"train"``. An empty ``caption_<lang>`` value means "no caption in that language".
+
+    Parameters
+    ----------
+    path : str or Path
+        The pairs file.
+    on_bad_row : {"skip", "error"}
+        What to do with unusable rows (missing, empty or unreadable image; empty caption;
+        caption that is not valid UTF-8; unknown split; malformed line): ``"skip"`` drops
+        them, counts them in ``bad_rows`` and logs one warning; ``"error"`` raises.
+    verify_images : bool
+        Decode every image now, so corrupt, truncated or oversized images become bad rows
+        before training rather than errors during it.
+    image_root : str or Path, optional
+        Directory that relative image paths are relative to; the file's directory by default.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        If the file is empty, undecodable, has the wrong columns or keys, has no usable rows,
+        or (with ``on_bad_row="error"``) has any bad row. Messages name the file.
+    """
+    if on_bad_row not in ON_BAD_ROW:
+        raise ValueError(f"on_bad_row must be one of {ON_BAD_ROW}, got {on_bad_row!r}")
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"pairs file not found: {path}")
+    reader = _READERS.get(path.suffix.lower())
+    if reader is None:
+        raise ValueError(f"{path}: unknown pairs file type; expected one of {', '.join(_READERS)}")
+    raw = path.read_bytes()
+    if not raw.strip():
+        raise ValueError(f"{path}: file is empty; expected {_expected(path)}")
+    # Undecodable bytes survive as lone surrogates, so the rows holding them can be reported.
+    text = raw.decode("utf-8", errors="surrogateescape").removeprefix("\ufeff")
+    root = Path(image_root) if image_root is not None else path.absolute().parent
+    builder = _TableBuilder(path, root, verify_images)
+    reader(text, builder)
+    return builder.finish(on_bad_row)
+
+
+def _expected(path: Path) -> str:
+    if path.suffix.lower() == ".json":
+        return "COCO-captions or Karpathy-split JSON"
+    return f"columns {EXPECTED_COLUMNS}"
+
+
+class _TableBuilder:
+    """Checks rows one by one, groups good ones per image and records bad ones."""
+
+    def __init__(self, source: Path, root: Path, verify_images: bool):
+        self.source = source
+        self.root = root
+        self.verify_images = verify_images
+        self.records: dict[str, ImageRecord] = {}
+        self.first_seen: dict[str, str] = {}
+        self.image_errors: dict[str, str | None] = {}
+        self.bad_rows: list[BadRow] = []
+
+    def bad(self, where: str, reason: str) -> None:
+        self.bad_rows.append(BadRow(f"{self.source}:{where}", reason))
+
+    def add(
+        self,
+        where: str,
+        image: Any,
+        caption: Any,
+        split: Any = "",
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        """Add one (image, caption) row, or record why it cannot be used."""
+        extra = extra or {}
+        reason = self._row_problem(image, caption, split, extra)
+        if reason is not None:
+            self.bad(where, reason)
+            return
+        key = os.path.normpath(self.root / image)
+        split = split or "train"
+        record = self.records.get(key)
+        if record is not None and record.split != split:
+            self.bad(where, f"image already in split {record.split!r} at {self.first_seen[key]}")
+            return
+        if record is None:
+            reason = self._image_problem(key)
+            if reason is not None:
+                self.bad(where, reason)
+                return
+            record = self.records[key] = ImageRecord(Path(key), [], split)
+            self.first_seen[key] = f"{self.source}:{where}"
+        record.captions.append(caption.strip())
+        for lang, text in extra.items():
+            if text.strip():
+                record.extra.setdefault(lang, []).append(text.strip())
+
+    def _row_problem(self, image: Any, caption: Any, split: Any, extra: dict[str, Any]) -> str | None:
+        if not isinstance(image, str) or not image.strip():
+            return "image path is missing, empty or not a string"
+        for name, text in {"caption": caption, **{EXTRA_PREFIX + k: v for k, v in extra.items()}}.items():
+            if not isinstance(text, str):
+                return f"{name} is not a string"
+            if not _is_utf8(text):
+                return f"{name} is not valid UTF-8"
+        if not caption.strip():
+            return "empty caption"
+        if split not in ("", *SPLITS):
+            return f"unknown split {split!r}; expected one of {', '.join(SPLITS)} or empty"
+        return None
+
+    def _image_problem(self, key: str) -> str | None:
+        if key not in self.image_errors:
+            self.image_errors[key] = _check_image(Path(key), self.verify_images)
+        return self.image_errors[key]
+
+    def finish(self, on_bad_row: str) -> PairTable:
+        bad = self.bad_rows
+        if bad and on_bad_row == "error":
+            raise ValueError(f"{self.source}: {len(bad)} bad row(s):\n{_list_bad_rows(bad)}")
+        if not self.records:
+            detail = f"; {len(bad)} bad row(s):\n{_list_bad_rows(bad)}" if bad else ""
+            raise ValueError(f"{self.source}: no usable image-caption rows{detail}")
+        if bad:
+            logger.warning("%s: skipped %d bad row(s):\n%s", self.source, len(bad), _list_bad_rows(bad))
+        return PairTable(list(self.records.values()), bad)
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _check_image(path: Path, verify: bool) -> str | None:
+    if not path.is_file():
+        return f"image not found: {path}"
+    if path.stat().st_size == 0:
+        return f"image file is empty (0 bytes): {path}"
+    if verify:
+        try:
+            open_image(path)
+        except (ValueError, FileNotFoundError) as err:
+            return str(err)
+    return None
+
+
+def _list_bad_rows(bad: list[BadRow]) -> str:
+    lines = [f"  {row}" for row in bad[:LISTED_BAD_ROWS]]
+    if len(bad) > LISTED_BAD_ROWS:
+        lines.append(f"  ... and {len(bad) - LISTED_BAD_ROWS} more")
+    return "\n".join(lines)
+
+
+def _read_delimited(text: str, builder: _TableBuilder, delimiter: str) -> None:
+    rows = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    source = builder.source
+    try:
+        header = [name.strip() for name in next(rows)]
+        extra_langs = _check_columns(header, str(source))
+        start = rows.line_num + 1
+        for row in rows:
+            where, start = str(start), rows.line_num + 1
+            if not row:
+                continue
+            if len(row) != len(header):
+                builder.bad(where, f"expected {len(header)} fields ({','.join(header)}), got {len(row)}")
+                continue
+            values = dict(zip(header, row, strict=True))
+            extra = {lang: values[EXTRA_PREFIX + lang] for lang in extra_langs}
+            builder.add(where, values["image"], values["caption"], values.get("split", "").strip(), extra)
+    except csv.Error as err:
+        raise ValueError(f"{source}:{rows.line_num}: cannot parse as CSV ({err})") from None
+
+
+def _check_columns(names: list[str], where: str) -> list[str]:
+    """Check a header (or JSON-lines keys) and return the extra-caption languages it names."""
+    unknown = [n for n in names if n not in ("image", "caption", "split") and not n.startswith(EXTRA_PREFIX)]
+    missing = [n for n in ("image", "caption") if n not in names]
+    if not _is_utf8("".join(names)):
+        raise ValueError(f"{where}: column names are not valid UTF-8; expected {EXPECTED_COLUMNS}")
+    if missing or unknown or len(set(names)) != len(names) or EXTRA_PREFIX in names:
+        found = ",".join(names) or "nothing"
+        raise ValueError(f"{where}: wrong columns {found!r}; expected {EXPECTED_COLUMNS}")
+    return [n.removeprefix(EXTRA_PREFIX) for n in names if n.startswith(EXTRA_PREFIX)]
+
+
+def _read_csv(text: str, builder: _TableBuilder) -> None:
+    _read_delimited(text, builder, ",")
+
+
+def _read_tsv(text: str, builder: _TableBuilder) -> None:
+    _read_delimited(text, builder, "\t")
+
+
+def _read_jsonl(text: str, builder: _TableBuilder) -> None:
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = str(number)
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            builder.bad(where, f"not valid JSON ({err.msg})")
+            continue
+        if not isinstance(row, dict):
+            builder.bad(where, f"expected a JSON object, got {type(row).__name__}")
+            continue
+        extra_langs = _check_columns(list(row), f"{builder.source}:{number}")
+        extra = {lang: row[EXTRA_PREFIX + lang] for lang in extra_langs}
+        split = row.get("split") or ""
+        builder.add(where, row["image"], row["caption"], split, extra)
+
+
+def _read_json(text: str, builder: _TableBuilder) -> None:
+    source = builder.source
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{source}:{err.lineno}: not valid JSON ({err.msg})") from None
+    images = data.get("images") if isinstance(data, dict) else None
+    if not isinstance(images, list):
+        raise ValueError(f"{source}: expected a JSON object with an 'images' list ({_expected(source)})")
+    if "annotations" in data:
+        _read_coco(data, builder)
+    elif all(isinstance(entry, dict) and "sentences" in entry for entry in images):
+        _read_karpathy(images, builder)
+    else:
+        raise ValueError(
+            f"{source}: neither COCO-captions ('images' + 'annotations') "
+            "nor Karpathy-split ('images' with 'sentences') JSON"
+        )
+
+
+def _read_coco(data: dict, builder: _TableBuilder) -> None:
+    annotations = data["annotations"]
+    if not isinstance(annotations, list):
+        raise ValueError(f"{builder.source}: 'annotations' must be a list")
+    file_names: dict[Any, str] = {}
+    captions: dict[Any, list[tuple[str, Any]]] = {}
+    for i, entry in enumerate(data["images"]):
+        if not isinstance(entry, dict) or "id" not in entry or "file_name" not in entry:
+            builder.bad(f"images[{i}]", "image entry needs 'id' and 'file_name'")
+            continue
+        file_names[entry["id"]] = entry["file_name"]
+        captions[entry["id"]] = []
+    for i, entry in enumerate(annotations):
+        image_id = entry.get("image_id") if isinstance(entry, dict) else None
+        if image_id not in file_names:
+            builder.bad(f"annotations[{i}]", f"annotation refers to unknown image_id {image_id!r}")
+            continue
+        captions[image_id].append((f"annotations[{i}]", entry.get("caption")))
+    for image_id, file_name in file_names.items():
+        if not captions[image_id]:
+            builder.bad(f"images[id={image_id}]", f"image {file_name!r} has no captions")
+        for where, caption in captions[image_id]:
+            builder.add(where, file_name, caption)
+
+
+def _read_karpathy(images: list[dict], builder: _TableBuilder) -> None:
+    for i, entry in enumerate(images):
+        file_name = entry.get("filename")
+        if isinstance(file_name, str) and entry.get("filepath"):
+            file_name = f"{entry['filepath']}/{file_name}"
+        split = entry.get("split", "")
+        split = "train" if split == "restval" else split
+        sentences = entry["sentences"]
+        if not isinstance(sentences, list) or not sentences:
+            builder.bad(f"images[{i}]", f"image {file_name!r} has no sentences")
+            continue
+        for j, sentence in enumerate(sentences):
+            raw = sentence.get("raw") if isinstance(sentence, dict) else None
+            builder.add(f"images[{i}].sentences[{j}]", file_name, raw, split)
+
+
+_READERS = {".csv": _read_csv, ".tsv": _read_tsv, ".jsonl": _read_jsonl, ".json": _read_json}
