@@ -1,0 +1,288 @@
+"""ASH-Net training objectives: ITC with hard negatives, spatio-temporal contrast, STUA, their weighted sum.
+
+Notation: ``x_i, y_j`` are L2-normalised embeddings, ``s = min(exp(logit_scale), 100)`` is the
+inverse temperature (CLIP's learnable scale, stored as a log and capped at 100), and
+``l_ij = s x_i . y_j`` are the logits. Every contrastive loss here is the symmetric InfoNCE
+
+    L = 1/2 [ CE_rows(l) + CE_rows(l^T) ],  CE_rows(l) = -1/B sum_i log softmax_j(l_ij)[j = i],
+
+with the matching pair on the diagonal and the other items of the batch as negatives.
+
+Distributed training: when ``torch.distributed`` is initialised, each process gathers the
+embeddings of all processes *with gradient* (``torch.distributed.nn.functional.all_gather``, the
+``gather_features`` idea of open_clip), so the negatives span the global batch. A process's own rows
+are its local items, and their positives sit at column ``rank * B + i``. Every process must hold the
+same batch size ``B``. With DDP's gradient averaging this gives exactly the gradient of the loss of
+the global batch.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+
+__all__ = [
+    "ITCObjective",
+    "SpatioTemporalObjective",
+    "STUAObjective",
+    "LossConfig",
+    "info_nce",
+    "itc_loss",
+    "spatiotemporal_loss",
+    "stua_loss",
+    "compute_losses",
+]
+
+MAX_LOGIT_SCALE = 100.0
+
+
+def _check_weight(section: str, enabled, weight) -> None:
+    if not isinstance(enabled, bool):
+        raise TypeError(f"loss.{section}.enabled must be true or false, got {enabled!r}")
+    if not isinstance(weight, (int, float)) or isinstance(weight, bool):
+        raise TypeError(f"loss.{section}.weight must be a number, got {weight!r}")
+    if not math.isfinite(weight) or weight < 0:
+        raise ValueError(f"loss.{section}.weight must be >= 0 and finite, got {weight}")
+
+
+@dataclass
+class ITCObjective:
+    """Image-text contrast. ``hard_negative_beta``: ``beta >= 0`` of :func:`itc_loss` (0: plain InfoNCE)."""
+
+    enabled: bool = True
+    weight: float = 1.0
+    hard_negative_beta: float = 0.0
+
+    def __post_init__(self):
+        _check_weight("itc", self.enabled, self.weight)
+        b = self.hard_negative_beta
+        if not isinstance(b, (int, float)) or isinstance(b, bool) or not math.isfinite(b) or b < 0:
+            raise ValueError(f"loss.itc.hard_negative_beta must be a finite number >= 0, got {b!r}")
+
+
+@dataclass
+class SpatioTemporalObjective:
+    """Spatio-temporal contrast of the spiking image encoder (see :func:`spatiotemporal_loss`).
+
+    ``mode``: ``"windows"`` (time windows of one pass are views) or ``"encodings"`` (two passes with
+    independent Poisson spike encodings are views; needs ``model.abstract.encoding: poisson``).
+    ``windows``: number of contiguous time windows in ``windows`` mode (<= time steps).
+    """
+
+    enabled: bool = True
+    weight: float = 0.5
+    mode: Literal["windows", "encodings"] = "windows"
+    windows: int = 2
+
+    def __post_init__(self):
+        _check_weight("st", self.enabled, self.weight)
+        if self.mode not in ("windows", "encodings"):
+            raise ValueError(f"loss.st.mode must be 'windows' or 'encodings', got {self.mode!r}")
+        if not isinstance(self.windows, int) or isinstance(self.windows, bool) or self.windows < 2:
+            raise ValueError(f"loss.st.windows must be an int >= 2, got {self.windows!r}")
+
+
+@dataclass
+class STUAObjective:
+    """STUA: align the spiking encoder's text embedding to the text embedding (see :func:`stua_loss`)."""
+
+    enabled: bool = True
+    weight: float = 0.5
+
+    def __post_init__(self):
+        _check_weight("stua", self.enabled, self.weight)
+
+
+@dataclass
+class LossConfig:
+    """The objectives, each on or off and weighted: ``total = sum_k weight_k L_k`` over enabled ``k``."""
+
+    itc: ITCObjective = field(default_factory=ITCObjective)
+    st: SpatioTemporalObjective = field(default_factory=SpatioTemporalObjective)
+    stua: STUAObjective = field(default_factory=STUAObjective)
+
+    def __post_init__(self):
+        for name, cls in (("itc", ITCObjective), ("st", SpatioTemporalObjective), ("stua", STUAObjective)):
+            value = getattr(self, name)
+            if isinstance(value, dict):
+                setattr(self, name, cls(**value))
+            elif not isinstance(value, cls):
+                raise TypeError(
+                    f"loss.{name} must be a {cls.__name__} or a mapping, got {type(value).__name__}"
+                )
+
+
+def _scale(logit_scale) -> torch.Tensor:
+    """``min(exp(logit_scale), 100)``; ``logit_scale`` is the log inverse temperature (tensor or float)."""
+    return torch.as_tensor(logit_scale, dtype=torch.float32).exp().clamp(max=MAX_LOGIT_SCALE)
+
+
+def gather_with_grad(x: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """All processes' ``x`` concatenated (with gradient) and the offset of this process's rows.
+
+    Without an initialised process group (or with one process) this is ``(x, 0)``.
+    """
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return x, 0
+    import torch.distributed.nn.functional as dist_fn
+
+    return torch.cat(dist_fn.all_gather(x.contiguous())), dist.get_rank() * x.shape[0]
+
+
+def _check_pair(a: torch.Tensor, b: torch.Tensor, names: str) -> None:
+    if not isinstance(a, torch.Tensor) or not isinstance(b, torch.Tensor):
+        raise TypeError(f"{names} must be tensors")
+    if a.dim() != 2 or a.shape != b.shape:
+        raise ValueError(
+            f"{names} must both be [B, E] with the same shape, got {tuple(a.shape)} and {tuple(b.shape)}"
+        )
+    if a.shape[0] < 1:
+        raise ValueError(f"{names} are empty (batch of 0)")
+
+
+def _rows_loss(local: torch.Tensor, others: torch.Tensor, offset: int, scale, beta: float) -> torch.Tensor:
+    """Mean over local rows of ``-log softmax`` at the positive, with importance-weighted negatives."""
+    cos = local @ others.T  # [B, B_global]
+    labels = torch.arange(local.shape[0], device=local.device) + offset
+    logits = scale * cos
+    if beta:
+        positive = F.one_hot(labels, others.shape[0]).bool()
+        hard = (beta * cos).detach().masked_fill(positive, float("-inf"))
+        n_neg = others.shape[0] - 1
+        log_w = hard - (torch.logsumexp(hard, dim=1, keepdim=True) - math.log(n_neg))
+        logits = logits + log_w.masked_fill(positive, 0.0)
+    return F.cross_entropy(logits, labels)
+
+
+def info_nce(a: torch.Tensor, b: torch.Tensor, logit_scale, hard_negative_beta: float = 0.0) -> torch.Tensor:
+    """Symmetric InfoNCE between paired rows of ``a`` and ``b`` (``[B, E]``, L2-normalised).
+
+    With hard-negative emphasis (Robinson et al., 2021, "Contrastive Learning with Hard Negative
+    Samples"), each negative ``j`` of anchor ``i`` is weighted by
+    ``w_ij = exp(beta c_ij) / mean_{k != i} exp(beta c_ik)`` (``c`` the cosine similarity; weights
+    have mean 1 over the negatives and are detached), and
+
+        L_i = -log [ e^{l_ii} / (e^{l_ii} + sum_{j != i} w_ij e^{l_ij}) ],
+
+    so negatives that look like the positive count more. ``beta = 0`` gives ``w = 1``: plain
+    InfoNCE. The weights are computed from cosines, not logits, so ``beta`` does not change meaning
+    as the temperature is learnt. Negatives span the global batch under ``torch.distributed``.
+    """
+    _check_pair(a, b, "the two embeddings")
+    if hard_negative_beta < 0:
+        raise ValueError(f"hard_negative_beta must be >= 0, got {hard_negative_beta}")
+    s = _scale(logit_scale).to(a.device)
+    a_all, offset = gather_with_grad(a)
+    b_all, _ = gather_with_grad(b)
+    if a_all.shape[0] < 2 and hard_negative_beta:
+        raise ValueError("hard-negative weighting needs a batch of at least 2")
+    return 0.5 * (
+        _rows_loss(a, b_all, offset, s, hard_negative_beta)
+        + _rows_loss(b, a_all, offset, s, hard_negative_beta)
+    )
+
+
+def itc_loss(
+    image: torch.Tensor, text: torch.Tensor, logit_scale, hard_negative_beta: float = 0.0
+) -> torch.Tensor:
+    """Image-text contrast: :func:`info_nce` of image and text embeddings ``[B, E]`` of matching pairs."""
+    return info_nce(image, text, logit_scale, hard_negative_beta)
+
+
+def spatiotemporal_loss(
+    step_embeddings: torch.Tensor,
+    logit_scale,
+    windows: int = 2,
+    second_view: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Spatio-temporal contrast: views of the same image across time are positives, other images negatives.
+
+    ``windows`` mode (``second_view=None``): the ``T`` steps of ``step_embeddings [T, B, E]`` are
+    split into ``windows`` contiguous windows ``W_1..W_K``; each view is the normalised mean
+    ``v_k = normalize(mean_{t in W_k} e_t)``, and the loss is the mean :func:`info_nce` over all
+    window pairs ``k < k'``. ``encodings`` mode: ``second_view [T, B, E]`` holds the step
+    embeddings of a second pass with an independent Poisson encoding; the views are the time means
+    of the two passes and the loss is their :func:`info_nce`.
+    """
+    if step_embeddings is None:
+        raise ValueError("spatio-temporal contrast needs step embeddings: the model's SNN branch is off")
+    if step_embeddings.dim() != 3:
+        raise ValueError(f"step_embeddings must be [T, B, E], got {tuple(step_embeddings.shape)}")
+    if second_view is not None:
+        if second_view.shape != step_embeddings.shape:
+            raise ValueError(
+                f"second_view {tuple(second_view.shape)} must match {tuple(step_embeddings.shape)}"
+            )
+        views = [F.normalize(v.mean(0), dim=-1) for v in (step_embeddings, second_view)]
+    else:
+        T = step_embeddings.shape[0]
+        if not isinstance(windows, int) or windows < 2 or windows > T:
+            raise ValueError(
+                f"windows must be an int in [2, T={T}] (the number of time steps), got {windows!r}"
+            )
+        views = [F.normalize(w.mean(0), dim=-1) for w in torch.tensor_split(step_embeddings, windows)]
+    pairs = [(i, j) for i in range(len(views)) for j in range(i + 1, len(views))]
+    return sum(info_nce(views[i], views[j], logit_scale) for i, j in pairs) / len(pairs)
+
+
+def stua_loss(stua_emb, text_emb: torch.Tensor, logit_scale) -> torch.Tensor:
+    """STUA: :func:`info_nce` between the spiking encoder's text embedding and the detached text embedding.
+
+    ``stua_emb``: ``[B, E]`` (or the :class:`~ashnet.models.ImageEmbedding` from ``model.embed_stua``),
+    the abstract encoder's embedding of caption tokens fed through the STUA adapter; ``text_emb``:
+    ``[B, E]``, the text encoder's embedding of the same captions, used as a fixed target
+    (``detach``), so only the spiking path (adapter, abstract encoder, abstract projection) and
+    the temperature learn. The other captions of the batch are the negatives.
+    """
+    emb = getattr(stua_emb, "embedding", stua_emb)
+    return info_nce(emb, text_emb.detach(), logit_scale)
+
+
+def compute_losses(model, concrete, text, cfg: LossConfig) -> dict[str, torch.Tensor]:
+    """The enabled objectives for one batch, and their weighted sum.
+
+    Parameters
+    ----------
+    model
+        An :class:`~ashnet.models.ASHNet`.
+    concrete
+        :class:`~ashnet.models.ConcreteOutput` of the images (``model.encode_concrete``), or ``None``
+        for captions alone (then only STUA is computed: ``ashnet pretrain-stua``).
+    text
+        :class:`~ashnet.models.TextFeatures` of the matching captions.
+    cfg
+        :class:`LossConfig`.
+
+    Returns
+    -------
+    dict
+        ``itc``, ``st``, ``stua`` and ``total = sum_k weight_k L_k``. A disabled objective, one
+        that needs the SNN branch of a model without it (``st``, ``stua``), or one that needs images
+        when ``concrete`` is ``None`` is a detached zero and adds nothing.
+    """
+    text_emb = model.embed_text(text)
+    zero = text_emb.new_zeros(())
+    losses = {"itc": zero, "st": zero, "stua": zero}
+    if concrete is not None and (cfg.itc.enabled or (cfg.st.enabled and model.has_snn)):
+        image = model.embed_image(concrete)
+        if cfg.itc.enabled:
+            losses["itc"] = itc_loss(image.embedding, text_emb, model.logit_scale, cfg.itc.hard_negative_beta)
+        if cfg.st.enabled and model.has_snn:
+            second = None
+            if cfg.st.mode == "encodings":
+                if model.cfg.abstract.encoding != "poisson":
+                    raise ValueError("loss.st.mode 'encodings' needs model.abstract.encoding: poisson")
+                second = model.embed_image(concrete).step_embeddings
+            losses["st"] = spatiotemporal_loss(
+                image.step_embeddings, model.logit_scale, cfg.st.windows, second
+            )
+    if cfg.stua.enabled and model.has_snn:
+        losses["stua"] = stua_loss(model.embed_stua(text), text_emb, model.logit_scale)
+    weights = {"itc": cfg.itc.weight, "st": cfg.st.weight, "stua": cfg.stua.weight}
+    losses["total"] = sum(weights[k] * v for k, v in losses.items())
+    return losses
