@@ -1,0 +1,279 @@
+"""NIR export and import of ``neuro`` networks: :func:`to_nir`, :func:`from_nir`, :func:`read_nir`.
+
+Graph tracing and wiring are nirtorch's (``nirtorch.torch_to_nir`` and ``nirtorch.nir_to_torch``);
+this module only decides what each module becomes (:mod:`neuro.export.nir_nodes`).
+
+NIR graphs describe one time step of one sample, while ``neuro`` networks usually run multi-step
+``[T, B, ...]`` tensors through :class:`neuro.TimeDistributed` wrappers. nirtorch's tracer is
+``torch.fx`` symbolic tracing, which cannot follow the shape checks and time folding inside those
+wrappers, and nirtorch has no notion of a time axis. So :func:`to_nir` traces a *single-step view*
+of the network: a copy with every ``TimeDistributed`` replaced by the layer it wraps and every
+neuron switched to single-step mode, which computes the same function one step at a time. Shapes
+come from one real step of ``sample_input`` through that view. :func:`from_nir` builds a single-step
+nirtorch graph module and :class:`NIRNetwork` loops it over time.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import nir
+import nirtorch
+import numpy as np
+import torch
+from torch import nn
+
+from ..layers import TimeDistributed
+from ..neurons import ALIF, IF, LIF, CubaLIF, ParametricLIF, SpikingNeuron
+from ..validation import check_float_tensor, check_positive, check_step_mode
+from .nir_nodes import EXPORTABLE_LAYERS, layer_to_node, neuron_to_node, node_to_layer, node_to_neuron
+
+__all__ = ["to_nir", "from_nir", "read_nir", "NIRNetwork"]
+
+_NEURONS = (IF, LIF, ParametricLIF, CubaLIF, ALIF)
+_DROPPED = (nn.Identity, nn.Dropout)  # identities at inference: left out of the graph
+_IMPORTABLE = (nir.IF, nir.LIF, nir.CubaLIF, nir.Affine, nir.Linear, nir.Conv1d, nir.Conv2d)
+_IMPORTABLE += (nir.AvgPool2d, nir.SumPool2d, nir.Flatten)
+
+
+def _is_multi_step(module: nn.Module) -> bool:
+    modes = {m.step_mode for m in module.modules() if isinstance(m, SpikingNeuron)}
+    if len(modes) > 1:
+        raise ValueError("the network mixes single-step and multi-step neurons; set one step_mode for all")
+    has_time_layers = any(isinstance(m, TimeDistributed) for m in module.modules())
+    return modes == {"m"} or (not modes and has_time_layers)
+
+
+def _single_step_view(module: nn.Module) -> nn.Module:
+    """A copy of ``module`` that runs one step ``[B, ...]``: wrappers unwrapped, neurons single-step."""
+
+    def unwrap(m: nn.Module) -> nn.Module:
+        if isinstance(m, TimeDistributed):
+            return unwrap(m.layer)
+        if isinstance(m, SpikingNeuron):
+            m.step_mode = "s"
+            m.reset_state()
+            return m
+        if isinstance(m, nn.Sequential):
+            return nn.Sequential(*[unwrap(c) for c in m if not isinstance(c, _DROPPED)])
+        for name, child in list(m.named_children()):
+            setattr(m, name, unwrap(child))
+        return m
+
+    # The copy leaves out the neurons' current state (it may hold autograd history, which
+    # deepcopy refuses) and any hooks (a Monitor on the original must not see the view run).
+    memo = {}
+    for m in module.modules():
+        if isinstance(m, SpikingNeuron):
+            memo[id(m.state)] = memo[id(m.v_seq)] = None
+    view = copy.deepcopy(module, memo)
+    for m in view.modules():
+        m._forward_hooks.clear()
+        m._forward_pre_hooks.clear()
+    view = unwrap(view)
+    # nirtorch maps a bare leaf module to a node, not a graph: wrap it so we always get a graph.
+    return view if any(True for _ in view.children()) else nn.Sequential(view)
+
+
+def _check_exportable(view: nn.Module) -> None:
+    for name, m in view.named_modules():
+        if isinstance(m, _NEURONS + EXPORTABLE_LAYERS):
+            continue
+        if isinstance(m, SpikingNeuron) or not any(True for _ in m.children()):
+            raise ValueError(
+                f"cannot export layer {name!r} of type {type(m).__name__} to NIR; supported: "
+                + ", ".join(t.__name__ for t in _NEURONS[:-1] + EXPORTABLE_LAYERS)
+                + " (Linear without bias is NIR Linear, with bias Affine; LPPool2d(1) is SumPool2d), "
+                "inside nn.Sequential or neuro.TimeDistributed"
+            )
+
+
+def _record_shapes(view: nn.Module, x_step: torch.Tensor) -> dict[int, tuple]:
+    """Per-sample input and output shapes of every leaf layer, from one real step."""
+    shapes: dict[int, tuple] = {}
+
+    def hook(module, inputs, output):
+        shapes[id(module)] = (tuple(inputs[0].shape[1:]), tuple(output.shape[1:]))
+
+    leaves = [m for m in view.modules() if isinstance(m, _NEURONS + EXPORTABLE_LAYERS)]
+    handles = [m.register_forward_hook(hook) for m in leaves]
+    try:
+        with torch.no_grad():
+            view(x_step)
+    finally:
+        for h in handles:
+            h.remove()
+    return shapes
+
+
+def to_nir(module: nn.Module, sample_input: torch.Tensor, dt: float = 1e-3) -> nir.NIRGraph:
+    """Export a network of ``neuro`` neurons and stateless layers to a NIR graph.
+
+    Parameters
+    ----------
+    module : nn.Module
+        IF, LIF, ParametricLIF and CubaLIF neurons (hard reset) with Linear, Conv1d, Conv2d,
+        AvgPool2d, LPPool2d(norm_type=1) (NIR SumPool2d) and Flatten layers, possibly inside
+        ``nn.Sequential`` and :class:`neuro.TimeDistributed`. Identity and Dropout are left out.
+    sample_input : torch.Tensor
+        A real input, ``[T, B, ...]`` for a multi-step network or ``[B, ...]`` for a single-step
+        one; only its first step is run (on a copy) to learn the layer shapes.
+    dt : float
+        Seconds per step: NIR time constants are ``tau * dt`` (see :mod:`neuro.export.nir_nodes`).
+
+    Returns
+    -------
+    nir.NIRGraph
+        One time step of one sample; save it with ``nir.write(path, graph)``.
+
+    Raises
+    ------
+    ValueError
+        For soft-reset neurons, ALIF, or layers NIR cannot represent.
+    """
+    check_positive(dt, "dt")
+    check_float_tensor(sample_input, "sample_input")
+    multi_step = _is_multi_step(module)
+    if multi_step and sample_input.dim() < 2:
+        raise ValueError(
+            f"a multi-step network needs sample_input [T, B, ...], got {tuple(sample_input.shape)}"
+        )
+    view = _single_step_view(module)
+    _check_exportable(view)
+    for m in view.modules():  # refuse soft reset and ALIF before running anything
+        if isinstance(m, SpikingNeuron):
+            neuron_to_node(m, (1,), dt)
+    shapes = _record_shapes(view, sample_input[0] if multi_step else sample_input)
+
+    def node_for(m):
+        if id(m) not in shapes:
+            raise ValueError(f"{type(m).__name__} was not reached by sample_input, so its shape is unknown")
+        in_shape, out_shape = shapes[id(m)]
+        return (
+            neuron_to_node(m, out_shape, dt) if isinstance(m, SpikingNeuron) else layer_to_node(m, in_shape)
+        )
+
+    module_map = {cls: node_for for cls in _NEURONS + EXPORTABLE_LAYERS}
+    try:
+        graph = nirtorch.torch_to_nir(view, module_map, default_dict=None, type_check=False)
+    except torch.fx.proxy.TraceError as err:
+        raise ValueError(
+            f"cannot trace {type(module).__name__} into a NIR graph ({err}); its forward must only "
+            "call layers in order (nn.Sequential), not branch on tensor values or shapes"
+        ) from err
+    _set_output_types(graph)
+    graph.metadata = {"dt": float(dt), "exporter": "neuro.export"}
+    graph.infer_types()
+    graph.check_types()
+    return graph
+
+
+def _set_output_types(graph: nir.NIRGraph) -> None:
+    # nirtorch leaves Output types empty; copy them from the node that feeds each Output.
+    for name, node in graph.nodes.items():
+        if isinstance(node, nir.Output):
+            sources = [graph.nodes[a] for a, b in graph.edges if b == name]
+            if len(sources) == 1:
+                out = sources[0].output_type["output"]
+                node.input_type = {"input": np.asarray(out)}
+                node.output_type = {"output": np.asarray(out)}
+    graph._update_input_output_types()
+
+
+def read_nir(path: str | Path) -> nir.NIRGraph:
+    """Read a ``.nir`` (HDF5) file written by ``nir.write``; a broken file raises ``ValueError``."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"NIR file not found: {path}")
+    try:
+        graph = nir.read(path)
+    except Exception as err:  # h5py, KeyError, AssertionError...: all mean "not a valid NIR file"
+        raise ValueError(f"{path} is not a readable NIR graph ({type(err).__name__}: {err})") from err
+    if not isinstance(graph, nir.NIRGraph):
+        raise ValueError(f"{path} holds a single {type(graph).__name__} node, not a NIR graph")
+    return graph
+
+
+def _check_graph(graph: nir.NIRGraph) -> None:
+    names = set(graph.nodes)
+    for a, b in graph.edges:
+        missing = [n for n in (a, b) if n not in names]
+        if missing:
+            raise ValueError(f"NIR graph edge ({a!r}, {b!r}) refers to missing node(s) {missing}")
+    for kind in (nir.Input, nir.Output):
+        count = sum(isinstance(n, kind) for n in graph.nodes.values())
+        if count != 1:
+            raise ValueError(f"NIR graph must have exactly one {kind.__name__} node, found {count}")
+    for name, node in graph.nodes.items():
+        if not isinstance(node, _IMPORTABLE + (nir.Input, nir.Output)):
+            raise ValueError(
+                f"NIR node {name!r} of type {type(node).__name__} cannot be imported; neuro imports "
+                + ", ".join(t.__name__ for t in _IMPORTABLE)
+            )
+
+
+class NIRNetwork(nn.Module):
+    """A network imported from NIR: a single-step nirtorch graph module, run over time.
+
+    ``step_mode='m'`` (default) takes ``[T, B, ...]`` and returns the output spikes ``[T, B, ...]``;
+    ``'s'`` takes one step ``[B, ...]``. Neuron state persists between calls until
+    :func:`neuro.reset` clears it, as for every ``neuro`` network.
+    """
+
+    def __init__(self, graph_module: nn.Module, step_mode: str = "m"):
+        super().__init__()
+        check_step_mode(step_mode)
+        self.graph = graph_module
+        self.step_mode = step_mode
+
+    def step(self, x: torch.Tensor) -> torch.Tensor:
+        out, _ = self.graph(x)
+        return out
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_float_tensor(x)
+        if self.step_mode == "s":
+            return self.step(x)
+        if x.dim() < 2:
+            raise ValueError(f"NIRNetwork in multi-step mode needs [T, B, ...], got shape {tuple(x.shape)}")
+        return torch.stack([self.step(x_t) for x_t in x])
+
+
+def from_nir(graph: nir.NIRGraph | str | Path, dt: float = 1e-3, step_mode: str = "m") -> NIRNetwork:
+    """Import a NIR graph (or a ``.nir`` file) as a ``neuro`` network.
+
+    Parameters
+    ----------
+    graph : nir.NIRGraph or path
+        A graph of IF, LIF, CubaLIF, Affine, Linear, Conv1d/2d, AvgPool2d, SumPool2d and Flatten
+        nodes with one Input and one Output.
+    dt : float
+        Seconds per step; neuron time constants become ``tau / dt`` steps.
+    step_mode : str
+        ``'m'`` for ``[T, B, ...]`` inputs (default), ``'s'`` for one step at a time.
+
+    Raises
+    ------
+    ValueError
+        For a broken file or graph, node types outside the list above, or neuron parameters a
+        ``neuro`` neuron cannot express (see :mod:`neuro.export.nir_nodes`).
+    """
+    check_positive(dt, "dt")
+    if isinstance(graph, (str, Path)):
+        graph = read_nir(graph)
+    if not isinstance(graph, nir.NIRGraph):
+        raise TypeError(f"from_nir needs a nir.NIRGraph or a path, got {type(graph).__name__}")
+    _check_graph(graph)
+    names = {id(node): name for name, node in graph.nodes.items()}
+
+    def neuron(node):
+        return node_to_neuron(names[id(node)], node, dt)
+
+    def layer(node):
+        return node_to_layer(names[id(node)], node)
+
+    node_map = {t: neuron for t in (nir.IF, nir.LIF, nir.CubaLIF)}
+    node_map.update({t: layer for t in _IMPORTABLE if t not in node_map})
+    defaults = {nir.Input: lambda _: nn.Identity(), nir.Output: lambda _: nn.Identity()}
+    return NIRNetwork(nirtorch.nir_to_torch(graph, node_map, default_map=defaults), step_mode)

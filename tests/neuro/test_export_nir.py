@@ -1,0 +1,240 @@
+"""NIR export and import: round trips give bit-equal spikes; what NIR cannot hold is refused clearly."""
+
+from dataclasses import replace
+
+import nir
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import neuro
+from neuro.export import from_nir, read_nir, to_nir
+
+TD = neuro.TimeDistributed
+
+
+def _scaled(net: nn.Module, gain: float) -> nn.Module:
+    """Scale the weights of ``net`` so that its neurons fire often enough to compare spikes."""
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d)):
+                m.weight.mul_(gain)
+    return net
+
+
+def cuba_lif(tau, tau_syn, r=1.0, w_in=1.0):
+    neuron = neuro.CubaLIF(tau=tau, tau_syn=tau_syn)
+    neuron.params = replace(neuron.params, r=r, w_in=w_in)
+    return neuron
+
+
+# Weight gains that make each test network fire at a useful rate (checked in reference_spikes).
+GAIN = {
+    "lif": 6.0,
+    "lif_v_reset": 6.0,
+    "cuba_lif": 8.0,
+    "conv_avg_lif": 10.0,
+    "conv_sum_if": 4.0,
+    "conv1d_if": 5.0,
+}
+
+
+def build_net(kind: str, batch: int = 3, seed: int = 0):
+    """A small multi-step network of one kind and a real input for it: ``(net, x)``."""
+    torch.manual_seed(seed)
+    g = torch.Generator().manual_seed(seed + 100)
+    if kind == "conv1d_if":
+        net = nn.Sequential(
+            TD(nn.Conv1d(2, 3, 3)), neuro.IF(), TD(nn.Flatten(), nn.Linear(18, 4)), neuro.IF()
+        )
+        return _scaled(net, GAIN[kind]), torch.rand(12, batch, 2, 8, generator=g)
+    if kind.startswith("conv"):
+        pool = nn.AvgPool2d(2) if kind == "conv_avg_lif" else nn.LPPool2d(1, 2)
+        neuron = neuro.LIF(tau=2.0) if kind == "conv_avg_lif" else neuro.IF()
+        net = nn.Sequential(
+            TD(nn.Conv2d(2, 4, 3, padding=1), pool),
+            neuron,
+            TD(nn.Flatten(), nn.Linear(64, 5)),
+            neuro.LIF(tau=2.0),
+        )
+        return _scaled(net, GAIN.get(kind, 3.0)), torch.rand(10, batch, 2, 8, 8, generator=g)
+    hidden = {
+        "lif": neuro.LIF(tau=2.0),
+        "lif_no_decay_input": neuro.LIF(tau=3.0, decay_input=False),
+        "lif_v_reset": neuro.LIF(tau=2.0, v_reset=-0.2),
+        "if": neuro.IF(v_threshold=0.7),
+        "cuba_lif": cuba_lif(tau=3.0, tau_syn=2.0),
+        "cuba_lif_scaled": cuba_lif(tau=3.0, tau_syn=2.0, r=3.0, w_in=2.0),
+    }[kind]
+    out = neuro.LIF(tau=2.0, decay_input=not kind.startswith("lif_no"))
+    net = nn.Sequential(TD(nn.Linear(8, 16)), hidden, TD(nn.Linear(16, 4, bias=False)), out)
+    return _scaled(net, GAIN.get(kind, 4.0)), torch.rand(20, batch, 8, generator=g)
+
+
+def reference_spikes(net, x):
+    """Output spikes of ``net`` on ``x`` from a fresh state, checked to be informative."""
+    neuro.reset(net)
+    with torch.no_grad():
+        spikes = net(x)
+    neuro.reset(net)
+    assert 0 < spikes.mean() < 1, "the test network should fire sometimes, not always"
+    return spikes
+
+
+ROUND_TRIP_KINDS = ["lif", "lif_no_decay_input", "lif_v_reset", "if", "cuba_lif", "cuba_lif_scaled"]
+ROUND_TRIP_KINDS += ["conv_avg_lif", "conv_sum_if", "conv1d_if"]
+
+
+@pytest.mark.parametrize("kind", ROUND_TRIP_KINDS)
+def test_round_trip_through_a_nir_file_gives_bit_equal_spikes(kind, tmp_path):
+    net, x = build_net(kind)
+    expected = reference_spikes(net, x)
+    path = tmp_path / "net.nir"
+    nir.write(path, to_nir(net, x, dt=1e-3))
+    imported = from_nir(path, dt=1e-3)
+    with torch.no_grad():
+        assert torch.equal(imported(x), expected)
+
+
+def test_graph_maps_each_layer_to_its_nir_node_with_the_dt_mapping():
+    net = nn.Sequential(
+        TD(nn.Conv2d(2, 4, 3, padding=1), nn.AvgPool2d(2)),
+        neuro.LIF(tau=4.0, decay_input=False, v_reset=-0.5),
+        TD(nn.Flatten(), nn.Linear(64, 5, bias=False)),
+        neuro.IF(v_threshold=0.5),
+    )
+    graph = to_nir(net, torch.rand(3, 2, 2, 8, 8), dt=1e-4)
+    kinds = [type(graph.nodes[b]).__name__ for _, b in sorted(graph.edges, key=lambda e: _depth(graph, e[1]))]
+    assert kinds == ["Conv2d", "AvgPool2d", "LIF", "Flatten", "Linear", "IF", "Output"]
+    lif = next(n for n in graph.nodes.values() if isinstance(n, nir.LIF))
+    assert lif.tau.shape == (4, 4, 4)
+    np.testing.assert_allclose(lif.tau, 4e-4)
+    np.testing.assert_allclose(lif.r, 4.0)  # decay_input=False: r = tau in steps
+    np.testing.assert_allclose(lif.v_leak, -0.5)
+    np.testing.assert_allclose(lif.v_reset, -0.5)
+    if_node = next(n for n in graph.nodes.values() if isinstance(n, nir.IF))
+    np.testing.assert_allclose(if_node.r, 1e4)  # r = 1 / dt
+    np.testing.assert_allclose(if_node.v_threshold, 0.5)
+    flatten = next(n for n in graph.nodes.values() if isinstance(n, nir.Flatten))
+    assert flatten.start_dim == 0  # NIR shapes leave out the batch axis
+
+
+def _depth(graph, name):
+    depth = 0
+    while True:
+        parents = [a for a, b in graph.edges if b == name]
+        if not parents:
+            return depth
+        name, depth = parents[0], depth + 1
+
+
+def test_parametric_lif_is_exported_with_its_current_tau():
+    plif = neuro.ParametricLIF(tau=2.0)
+    with torch.no_grad():
+        plif.w.fill_(0.3)  # as if trained: tau = 1 / sigmoid(0.3)
+    net = nn.Sequential(TD(nn.Linear(3, 2)), plif)
+    graph = to_nir(net, torch.rand(4, 1, 3), dt=1e-3)
+    lif = next(n for n in graph.nodes.values() if isinstance(n, nir.LIF))
+    np.testing.assert_allclose(lif.tau, 1e-3 / torch.sigmoid(torch.tensor(0.3)).item())
+
+
+def test_single_step_network_and_a_bare_neuron_export():
+    net = nn.Sequential(nn.Linear(4, 3), neuro.LIF(step_mode="s"))
+    graph = to_nir(net, torch.rand(2, 4))
+    assert [type(n).__name__ for n in graph.nodes.values()].count("LIF") == 1
+    bare = to_nir(neuro.IF(), torch.rand(5, 2, 3))
+    assert {type(n).__name__ for n in bare.nodes.values()} == {"Input", "IF", "Output"}
+
+
+def test_export_leaves_the_network_state_and_monitors_alone():
+    net, x = build_net("lif")
+    with neuro.Monitor(net) as monitor:
+        net(x)
+        state = net[1].state.v.clone()
+        to_nir(net, x)
+        assert all(len(s) == 1 for s in monitor.spikes.values())
+    assert torch.equal(net[1].state.v, state)
+
+
+@pytest.mark.parametrize(
+    "neuron, message",
+    [
+        (neuro.LIF(v_reset=None), "soft reset"),
+        (neuro.IF(v_reset=None), "soft reset"),
+        (neuro.ALIF(), "adaptive threshold"),
+    ],
+)
+def test_neurons_nir_cannot_express_are_refused(neuron, message):
+    net = nn.Sequential(TD(nn.Linear(3, 2)), neuron)
+    with pytest.raises(ValueError, match=message):
+        to_nir(net, torch.rand(4, 1, 3))
+
+
+@pytest.mark.parametrize(
+    "layer, message",
+    [(nn.ReLU(), "ReLU"), (nn.BatchNorm1d(2), "BatchNorm1d"), (nn.LPPool2d(2, 2), "norm_type")],
+)
+def test_layers_nir_cannot_express_are_refused(layer, message):
+    shape = (4, 1, 2, 4, 4) if isinstance(layer, nn.LPPool2d) else (4, 1, 3)
+    first = nn.Identity() if isinstance(layer, nn.LPPool2d) else nn.Linear(3, 2)
+    net = nn.Sequential(TD(first, layer), neuro.LIF())
+    with pytest.raises(ValueError, match=message):
+        to_nir(net, torch.rand(shape))
+
+
+def test_garbage_and_missing_files_are_clear_errors(tmp_path):
+    garbage = tmp_path / "garbage.nir"
+    garbage.write_bytes(b"\x00\x01 not an hdf5 file" * 10)
+    with pytest.raises(ValueError, match="garbage.nir is not a readable NIR graph"):
+        from_nir(garbage)
+    with pytest.raises(FileNotFoundError, match="missing.nir"):
+        read_nir(tmp_path / "missing.nir")
+
+
+def test_graphs_with_missing_or_unknown_nodes_are_refused():
+    lif = nir.LIF(tau=np.ones(2), r=np.ones(2), v_leak=np.zeros(2), v_threshold=np.ones(2))
+    nodes = {"input": nir.Input(np.array([2])), "lif": lif, "output": nir.Output(np.array([2]))}
+    dangling = nir.NIRGraph(
+        nodes, [("input", "lif"), ("lif", "ghost"), ("ghost", "output")], type_check=False
+    )
+    with pytest.raises(ValueError, match="missing node"):
+        from_nir(dangling)
+    no_output = nir.NIRGraph(
+        {k: v for k, v in nodes.items() if k != "output"}, [("input", "lif")], type_check=False
+    )
+    with pytest.raises(ValueError, match="exactly one Output"):
+        from_nir(no_output)
+    li = nir.LI(tau=np.ones(2), r=np.ones(2), v_leak=np.zeros(2))
+    with pytest.raises(ValueError, match="'li' of type LI cannot be imported"):
+        from_nir(nir.NIRGraph.from_list(li))
+
+
+def test_neuron_parameters_a_neuro_neuron_cannot_hold_are_refused():
+    def lif(**over):
+        fields = dict(tau=np.full(2, 2e-3), r=np.ones(2), v_leak=np.zeros(2), v_threshold=np.ones(2))
+        return nir.NIRGraph.from_list(nir.LIF(**{**fields, **over}))
+
+    with pytest.raises(ValueError, match="2 different values of v_threshold"):
+        from_nir(lif(v_threshold=np.array([1.0, 2.0])))
+    with pytest.raises(ValueError, match="r=0.5"):
+        from_nir(lif(r=np.full(2, 0.5)))
+    with pytest.raises(ValueError, match="leaks to v_leak=0.3"):
+        from_nir(lif(v_leak=np.full(2, 0.3)))
+    with pytest.raises(ValueError, match="r = 1/dt"):
+        from_nir(nir.NIRGraph.from_list(nir.IF(r=np.ones(2), v_threshold=np.ones(2))), dt=1e-3)
+
+
+class _Branching(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = TD(nn.Linear(3, 2))
+        self.lif = neuro.LIF()
+
+    def forward(self, x):
+        return self.lif(self.fc(x)) if x.sum() > 0 else x
+
+
+def test_a_forward_that_cannot_be_traced_is_a_clear_error():
+    with pytest.raises(ValueError, match="cannot trace _Branching"):
+        to_nir(_Branching(), torch.rand(4, 1, 3))
