@@ -170,8 +170,9 @@ class AbstractEncoder(nn.Module):
 
     1. Project and normalise: ``X = LayerNorm(W_in tokens)`` ``[B, N, D]``.
     2. Encode over ``T`` steps: ``direct`` repeats ``X`` as an analog current (the first LIF layer
-       spikes); ``poisson`` draws Bernoulli spikes with probability ``sigmoid(X)``, with a
-       straight-through gradient (``S + p - p.detach()``) so the projection still learns.
+       spikes); ``poisson`` draws Bernoulli spikes ``S`` with probability ``p = sigmoid(X)`` and
+       feeds ``LinearNorm(S)`` on (binary input alone could never lift a LIF with ``decay_input``
+       to threshold 1); a straight-through gradient (``S + p - p.detach()``) lets the projection learn.
     3. ``depth`` :class:`SpikingBlock` s, then an output LIF layer: spike latents ``[T, B, N, D]``.
     4. Readout of the token-mean spikes ``r_t``: ``rate`` gives the firing rate so far,
        ``e_t = (1/t) sum_{s<=t} r_s``; ``membrane`` gives the potential of a non-spiking leaky
@@ -185,6 +186,7 @@ class AbstractEncoder(nn.Module):
         self.cfg = cfg
         self.input = nn.Linear(d_in, cfg.dim)
         self.input_norm = nn.LayerNorm(cfg.dim)
+        self.spike_input = LinearNorm(cfg.dim, cfg.dim) if cfg.encoding == "poisson" else None
         self.blocks = nn.ModuleList(SpikingBlock(cfg) for _ in range(cfg.depth))
         self.neuron_out = _neuron(cfg)
 
@@ -195,7 +197,7 @@ class AbstractEncoder(nn.Module):
         if self.cfg.encoding == "direct":
             return neuro.encoders.direct(x * keep, T)
         p = torch.sigmoid(x) * keep
-        return neuro.encoders.poisson(p.detach(), T) + (p - p.detach())
+        return self.spike_input(neuro.encoders.poisson(p.detach(), T) + (p - p.detach()))
 
     def readout(self, rates: torch.Tensor) -> torch.Tensor:
         """Per-step readout ``[T, B, D]`` of the token-mean spikes ``rates [T, B, D]``."""

@@ -113,7 +113,7 @@ def _torchvision_features(name: str) -> nn.Module:
         raise ValueError(f"unknown torchvision model {name!r}: {err}") from err
     nodes = get_graph_node_names(model)[1]
     if "avgpool" not in nodes:
-        raise ValueError(f"torchvision model {name!r} has no 'avgpool' stage; use a CNN such as resnet18")
+        raise ValueError(f"torchvision model {name!r} has no 'avgpool' stage to cut at; try e.g. resnet18")
     last = nodes[nodes.index("avgpool") - 1]
     return create_feature_extractor(model, {last: "features"})
 

@@ -55,6 +55,8 @@ class TextEncoder(nn.Module):
         path = Path(cfg.path) if cfg.path is not None else default_text_model_path()
         if not path.is_dir():
             raise FileNotFoundError(f"text model directory not found: {path}")
+        if not (path / "config.json").is_file():
+            raise FileNotFoundError(f"{path} is not a transformers model directory (no config.json)")
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
             self.model = AutoModel.from_pretrained(str(path), local_files_only=True)
