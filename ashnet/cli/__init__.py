@@ -7,7 +7,7 @@ import importlib
 import sys
 
 # Subcommand modules inside ashnet.cli, in the order --help lists them.
-COMMANDS = ["data"]
+COMMANDS = ["data", "config", "train", "pretrain_stua", "eval", "demo"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,74 @@
+"""``ashnet train``: train ASH-Net (or the ANN-only baseline) on an image-caption file."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+EPILOG = """\
+examples:
+  ashnet train --config demo --data data/openmoji/pairs.csv --out runs/ashnet
+  ashnet train --config my.yaml --data pairs.csv --out runs/a --set train.max_steps=200 --set train.lr=5e-4
+  ashnet train --data pairs.csv --out runs/a --resume         # continue an interrupted run
+  ashnet train --config demo --data pairs.csv --out runs/b --init runs/stua/checkpoint.pt
+  torchrun --nproc_per_node 2 -m ashnet train --config demo --data pairs.csv --out runs/ddp
+
+The run directory gets config.yaml (resolved), checkpoint.pt, metrics.jsonl and tb/ (TensorBoard).
+--config takes a packaged name (see `ashnet config list`) or a YAML file.
+"""
+
+
+def add_config_arguments(parser: argparse.ArgumentParser, resumable: bool = True) -> None:
+    """The --config/--data/--out/--set/--resume options that train and pretrain-stua share."""
+    parser.add_argument(
+        "--config", help="packaged config name or YAML file (default with --resume: RUN/config.yaml)"
+    )
+    parser.add_argument("--data", required=True, help="pairs file (.csv/.tsv/.jsonl/COCO .json)")
+    parser.add_argument("--out", required=True, type=Path, help="run directory to write")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key, e.g. train.lr=1e-4",
+    )
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    parser.add_argument("--init", help="start from the matching weights of this checkpoint (sets train.init)")
+    parser.add_argument("--cache-dir", type=Path, help="keep cached frozen-encoder features here for reuse")
+
+
+def resolve_config(args):
+    """The config from --config (or the run's own on --resume), with --set and --init applied."""
+    from ..config import load_config
+
+    source = args.config
+    if source is None:
+        if not args.resume:
+            raise ValueError("--config is required (a packaged name such as 'demo', or a YAML file)")
+        source = args.out / "config.yaml"
+    overrides = list(args.set) + ([f"train.init={args.init}"] if args.init else [])
+    return load_config(source, overrides)
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "train",
+        help="train on image-caption pairs",
+        description="Train ASH-Net with the objectives of the config on the 'train' split; "
+        "evaluate on 'val' during training. Frozen encoders are cached once.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_config_arguments(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from ..training import train
+
+    result = train(resolve_config(args), args.data, args.out, resume=args.resume, cache_dir=args.cache_dir)
+    if "eval" in result:
+        ev = result["eval"]
+        print(f"val R@1 i2t {ev['i2t_r1']:.1f}  t2i {ev['t2i_r1']:.1f}")
+    print(f"trained {result['step']} steps in {result['train_s']:.1f} s; run saved in {args.out}")
+    return 0

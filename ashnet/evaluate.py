@@ -1,0 +1,205 @@
+"""Evaluation: image-text retrieval recall (COCO/Flickr protocol), zero-shot classification, firing rates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from tqdm.auto import tqdm
+
+from neuro.monitor import Monitor
+
+__all__ = [
+    "Evaluation",
+    "Embeddings",
+    "recall_at_k",
+    "embed_table",
+    "zero_shot_accuracy",
+    "evaluate",
+]
+
+KS = (1, 5, 10)
+
+
+@dataclass
+class Embeddings:
+    """L2-normalised embeddings of a table: ``images [n_images, E]``, ``texts [n_texts, E]`` (every caption),
+    ``text_image [n_texts]`` (the image each caption belongs to), firing rate per spiking layer (0..1)."""
+
+    images: torch.Tensor
+    texts: torch.Tensor
+    text_image: torch.Tensor
+    layer_firing_rates: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Evaluation:
+    """Retrieval results in percent; ``firing_rate``: mean over spiking layers, in percent (None: no SNN)."""
+
+    i2t: dict[str, float]
+    t2i: dict[str, float]
+    n_images: int
+    n_texts: int
+    firing_rate: float | None
+    layer_firing_rates: dict[str, float] = field(default_factory=dict)
+    zero_shot: float | None = None
+
+    def to_json(self) -> dict:
+        """The ``ashnet eval --json`` object: i2t, t2i, n_images, n_texts, firing_rate."""
+        return {
+            "i2t": self.i2t,
+            "t2i": self.t2i,
+            "n_images": self.n_images,
+            "n_texts": self.n_texts,
+            "firing_rate": self.firing_rate,
+        }
+
+
+def recall_at_k(
+    similarity: torch.Tensor, text_image: torch.Tensor, ks: tuple[int, ...] = KS, chunk: int = 1024
+) -> dict[str, dict[str, float]]:
+    """Retrieval recall in percent with several captions per image (the COCO/Flickr protocol).
+
+    Parameters
+    ----------
+    similarity
+        ``[n_images, n_texts]`` scores, higher is closer.
+    text_image
+        ``[n_texts]``: the image each text describes; every image must own at least one text.
+
+    Returns
+    -------
+    ``{"i2t": {"r1", "r5", ...}, "t2i": {...}}``. Image to text: an image scores a hit at k when any of
+    its captions is among its k best texts. Text to image: a caption scores a hit at k when its own
+    image is among its k best images. Ties are broken by index order.
+    """
+    n_images, n_texts = similarity.shape
+    if text_image.shape != (n_texts,):
+        raise ValueError(f"text_image must have shape [{n_texts}], got {list(text_image.shape)}")
+    owned = torch.bincount(text_image, minlength=n_images)
+    if len(owned) != n_images or bool((owned == 0).any()):
+        raise ValueError("every image needs at least one caption and captions must name existing images")
+    image_ids = torch.arange(n_images)
+    i2t_rank = torch.cat(
+        [
+            (
+                text_image[similarity[s : s + chunk].argsort(dim=1, descending=True, stable=True)]
+                == image_ids[s : s + chunk, None]
+            )
+            .int()
+            .argmax(dim=1)
+            for s in range(0, n_images, chunk)
+        ]
+    )
+    sim_t = similarity.t()
+    t2i_rank = torch.cat(
+        [
+            (
+                sim_t[s : s + chunk].argsort(dim=1, descending=True, stable=True)
+                == text_image[s : s + chunk, None]
+            )
+            .int()
+            .argmax(dim=1)
+            for s in range(0, n_texts, chunk)
+        ]
+    )
+    return {
+        "i2t": {f"r{k}": 100.0 * float((i2t_rank < k).float().mean()) for k in ks},
+        "t2i": {f"r{k}": 100.0 * float((t2i_rank < k).float().mean()) for k in ks},
+    }
+
+
+@torch.no_grad()
+def embed_texts(model, captions: list[str], batch_size: int, device: torch.device) -> torch.Tensor:
+    """Text embeddings ``[len(captions), E]`` in batches."""
+    return torch.cat(
+        [
+            model.encode_text(captions[s : s + batch_size]).float().cpu()
+            for s in range(0, len(captions), batch_size)
+        ]
+    )
+
+
+@torch.no_grad()
+def embed_table(model, table, image_size: int, batch_size: int, device, progress: bool = True) -> Embeddings:
+    """Embed every image and every caption of ``table``, recording firing rates of the image path."""
+    from .data import ImageTextDataset, caption_index
+
+    model.eval()
+    loader = torch.utils.data.DataLoader(
+        ImageTextDataset(table, image_size=image_size), batch_size=batch_size
+    )
+    monitor = Monitor(model) if model.has_snn else None
+    totals: dict[str, float] = {}
+    counted = 0
+    images = []
+    try:
+        for batch, _, _ in tqdm(loader, desc="embed images", disable=not progress, leave=False):
+            images.append(model.encode_image(batch.to(device)).embedding.float().cpu())
+            if monitor is not None:
+                for name, rate in monitor.firing_rates().items():
+                    if rate == rate:  # layers the image path did not run stay NaN
+                        totals[name] = totals.get(name, 0.0) + rate * len(batch)
+                monitor.clear()
+            counted += len(batch)
+    finally:
+        if monitor is not None:
+            monitor.remove()
+    index = caption_index(table)
+    texts = embed_texts(model, index.texts, batch_size, device)
+    rates = {name: total / counted for name, total in totals.items()}
+    return Embeddings(torch.cat(images), texts, index.text_image, rates)
+
+
+@torch.no_grad()
+def zero_shot_accuracy(
+    model,
+    image_embeddings: torch.Tensor,
+    labels: list[str],
+    template: str = "an emoji of {}",
+    batch_size: int = 256,
+) -> float:
+    """Zero-shot classification accuracy in percent.
+
+    The classes are the distinct ``labels``; each becomes the prompt ``template.format(label)``. An image
+    is correct when its own label's prompt is the closest of all prompts.
+    """
+    if len(labels) != len(image_embeddings):
+        raise ValueError(f"{len(labels)} labels for {len(image_embeddings)} images")
+    classes = sorted(set(labels))
+    device = next(model.parameters()).device
+    prompts = embed_texts(model, [template.format(c) for c in classes], batch_size, device)
+    predicted = (image_embeddings @ prompts.t()).argmax(dim=1)
+    truth = torch.tensor([classes.index(label) for label in labels])
+    return 100.0 * float((predicted == truth).float().mean())
+
+
+def evaluate(
+    model,
+    table,
+    image_size: int,
+    batch_size: int = 256,
+    zero_shot_labels: list[str] | None = None,
+    progress: bool = True,
+) -> Evaluation:
+    """Retrieval recall (and optionally zero-shot accuracy) of ``model`` on every image of ``table``.
+
+    ``zero_shot_labels``: one class name per image; None skips zero-shot classification.
+    """
+    if not table.images:
+        raise ValueError("nothing to evaluate: the table has no images (check --split)")
+    device = next(model.parameters()).device
+    emb = embed_table(model, table, image_size, batch_size, device, progress)
+    recall = recall_at_k(emb.images @ emb.texts.t(), emb.text_image)
+    rates = emb.layer_firing_rates
+    return Evaluation(
+        i2t=recall["i2t"],
+        t2i=recall["t2i"],
+        n_images=len(emb.images),
+        n_texts=len(emb.texts),
+        firing_rate=100.0 * sum(rates.values()) / len(rates) if rates else None,
+        layer_firing_rates={name: 100.0 * r for name, r in rates.items()},
+        zero_shot=None
+        if zero_shot_labels is None
+        else zero_shot_accuracy(model, emb.images, zero_shot_labels),
+    )

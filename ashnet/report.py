@@ -1,0 +1,115 @@
+"""Comparing trained runs: the side-by-side results table, training-curve and recall plots, and report.md."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .training.logger import read_metrics
+
+__all__ = ["results_table", "plot_curves", "plot_comparison", "write_report"]
+
+RECALLS = [(d, k) for d in ("i2t", "t2i") for k in ("r1", "r5", "r10")]
+
+
+def results_table(results: dict[str, dict]) -> str:
+    """A Markdown table with one column per model.
+
+    ``results`` maps a model name to ``{"eval": Evaluation.to_json() (+ "zero_shot"), "train_s": float,
+    "pretrain_s": float (optional)}``.
+    """
+    names = list(results)
+    rows = [("| metric | " + " | ".join(names) + " |"), "|---" * (len(names) + 1) + "|"]
+    for d, k in RECALLS:
+        cells = [f"{r['eval'][d][k]:.1f}" for r in results.values()]
+        rows.append(f"| {d} R@{k[1:]} (%) | " + " | ".join(cells) + " |")
+    if any(r["eval"].get("zero_shot") is not None for r in results.values()):
+        cells = [
+            f"{r['eval']['zero_shot']:.1f}" if r["eval"].get("zero_shot") is not None else "-"
+            for r in results.values()
+        ]
+        rows.append("| zero-shot acc (%) | " + " | ".join(cells) + " |")
+    cells = [
+        f"{r['eval']['firing_rate']:.2f}" if r["eval"]["firing_rate"] is not None else "- (no SNN)"
+        for r in results.values()
+    ]
+    rows.append("| firing rate (%) | " + " | ".join(cells) + " |")
+    cells = [
+        f"{r['train_s']:.0f}" + (f" (+{r['pretrain_s']:.0f} STUA)" if r.get("pretrain_s") else "")
+        for r in results.values()
+    ]
+    rows.append("| training time (s) | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_curves(runs: dict[str, Path], path: Path) -> Path:
+    """Training loss and validation R@1 against step, one line per run, from each run's metrics.jsonl."""
+    plt = _pyplot()
+    fig, (ax_loss, ax_r1) = plt.subplots(1, 2, figsize=(10, 3.8))
+    for name, run_dir in runs.items():
+        events = read_metrics(run_dir)
+        train = [e for e in events if e["event"] == "train"]
+        ax_loss.plot([e["step"] for e in train], [e["total"] for e in train], label=name)
+        evals = [e for e in events if e["event"] == "eval"]
+        for d, style in (("i2t", "-o"), ("t2i", "--s")):
+            ax_r1.plot(
+                [e["step"] for e in evals], [e[f"{d}_r1"] for e in evals], style, ms=3, label=f"{name} {d}"
+            )
+    ax_loss.set(xlabel="step", ylabel="training loss (total)", title="Training loss")
+    ax_r1.set(xlabel="step", ylabel="R@1 (%)", title="Validation R@1")
+    for ax in (ax_loss, ax_r1):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def plot_comparison(results: dict[str, dict], path: Path, split: str = "test") -> Path:
+    """Grouped bars of R@1/5/10 in both directions, one bar per model."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8, 3.8))
+    width = 0.8 / len(results)
+    for i, (name, r) in enumerate(results.items()):
+        values = [r["eval"][d][k] for d, k in RECALLS]
+        xs = [j + (i - (len(results) - 1) / 2) * width for j in range(len(RECALLS))]
+        bars = ax.bar(xs, values, width, label=name)
+        ax.bar_label(bars, fmt="%.1f", fontsize=7)
+    ax.set_xticks(range(len(RECALLS)), [f"{d} R@{k[1:]}" for d, k in RECALLS])
+    ax.set(ylabel="recall (%)", title=f"Retrieval on the {split} split")
+    ax.legend()
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def write_report(out: Path, results: dict[str, dict], runs: dict[str, Path], notes: list[str]) -> Path:
+    """Write ``out/report.md`` with the table, both plots and ``notes`` (one bullet each)."""
+    curves = plot_curves(runs, out / "curves.png")
+    bars = plot_comparison(results, out / "comparison.png")
+    text = [
+        "# ASH-Net demo report",
+        "",
+        results_table(results),
+        "",
+        *[f"- {n}" for n in notes],
+        "",
+        f"![training curves]({curves.name})",
+        "",
+        f"![retrieval comparison]({bars.name})",
+        "",
+    ]
+    path = out / "report.md"
+    path.write_text("\n".join(text))
+    return path

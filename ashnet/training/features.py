@@ -1,0 +1,134 @@
+"""Feature caching: outputs of frozen encoders computed once per dataset (optionally kept on disk)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from ..checkpoint import load_checkpoint, save_checkpoint
+from ..data import ImageTextDataset
+from ..models import ConcreteOutput, TextFeatures
+
+__all__ = ["FeatureCache", "cache_features"]
+
+
+@dataclass
+class FeatureCache:
+    """Cached :class:`ConcreteOutput` per image and :class:`TextFeatures` per caption (``None``: not frozen).
+
+    Text tokens are padded to the longest caption; :meth:`text` trims a batch back to its own longest.
+    """
+
+    concrete: ConcreteOutput | None
+    text: TextFeatures | None
+
+    def images(self, index: list[int], device) -> ConcreteOutput:
+        i = torch.as_tensor(index)
+        return ConcreteOutput(*(t[i].to(device) for t in self.concrete))
+
+    def captions(self, index: list[int], device) -> TextFeatures:
+        i = torch.as_tensor(index)
+        mask = self.text.mask[i]
+        length = int(mask.any(0).nonzero().max()) + 1
+        return TextFeatures(
+            self.text.tokens[i, :length].to(device),
+            mask[:, :length].to(device),
+            self.text.pooled[i].to(device),
+        )
+
+
+def _fingerprint(module: torch.nn.Module, *parts) -> str:
+    """A hash of a module's weights and of what it is applied to."""
+    h = hashlib.sha256()
+    for name, t in sorted(module.state_dict().items()):
+        h.update(name.encode())
+        h.update(t.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+    for part in parts:
+        h.update(repr(part).encode())
+    return h.hexdigest()[:20]
+
+
+def _cached(path: Path | None, cls, compute):
+    """``compute()`` (a NamedTuple of tensors of type ``cls``), or its copy stored at ``path``."""
+    if path is not None and path.is_file():
+        return cls(**load_checkpoint(path))
+    features = compute()
+    if path is not None:
+        save_checkpoint(path, features._asdict())
+    return features
+
+
+@torch.no_grad()
+def _encode_images(model, table, image_size: int, batch_size: int, device, progress: bool) -> ConcreteOutput:
+    loader = torch.utils.data.DataLoader(
+        ImageTextDataset(table, image_size=image_size), batch_size=batch_size
+    )
+    parts = [
+        model.encode_concrete(images.to(device))
+        for images, _, _ in tqdm(loader, desc="cache image features", disable=not progress)
+    ]
+    return ConcreteOutput(
+        *(torch.cat([getattr(p, f).float().cpu() for p in parts]) for f in ConcreteOutput._fields)
+    )
+
+
+@torch.no_grad()
+def _encode_captions(model, captions: list[str], batch_size: int, progress: bool) -> TextFeatures:
+    parts = [
+        model.encode_text_features(captions[s : s + batch_size])
+        for s in tqdm(range(0, len(captions), batch_size), desc="cache text features", disable=not progress)
+    ]
+    length = max(p.tokens.shape[1] for p in parts)
+
+    def pad(t: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.pad(
+            t.cpu(), (0, 0, 0, length - t.shape[1]) if t.dim() == 3 else (0, length - t.shape[1])
+        )
+
+    return TextFeatures(
+        torch.cat([pad(p.tokens.float()) for p in parts]),
+        torch.cat([pad(p.mask) for p in parts]),
+        torch.cat([p.pooled.float().cpu() for p in parts]),
+    )
+
+
+def cache_features(
+    model,
+    table,
+    captions: list[str] | None,
+    image_size: int,
+    batch_size: int,
+    device,
+    cache_dir: str | Path | None = None,
+    progress: bool = True,
+) -> FeatureCache:
+    """Encode the images of ``table`` with the frozen backbone and ``captions`` with the frozen text model.
+
+    Parts that are trained (not frozen) or not given (``None``) are left ``None``. With ``cache_dir``
+    the results are stored there under a hash of the frozen weights, the image files and the
+    captions, so another run on the same data (the demo's baseline, a resumed run) loads them
+    instead of recomputing.
+    """
+    folder = Path(cache_dir) if cache_dir is not None else None
+    model.eval()
+    concrete = text = None
+    if table is not None and model.frozen_concrete:
+        files = [(str(r.path), r.path.stat().st_mtime_ns) for r in table.images]
+        key = _fingerprint(model.concrete, files, image_size)
+        concrete = _cached(
+            folder / f"images-{key}.pt" if folder else None,
+            ConcreteOutput,
+            lambda: _encode_images(model, table, image_size, batch_size, device, progress),
+        )
+    if captions is not None and model.frozen_text:
+        key = _fingerprint(model.text, captions, model.text.max_length)
+        text = _cached(
+            folder / f"captions-{key}.pt" if folder else None,
+            TextFeatures,
+            lambda: _encode_captions(model, captions, batch_size, progress),
+        )
+    return FeatureCache(concrete, text)

@@ -1,0 +1,186 @@
+"""Image-text training of ASH-Net (``ashnet train``): data, feature caching, the loss step and evaluation."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..checkpoint import CHECKPOINT_NAME, load_checkpoint
+from ..config import Config, config_to_dict, dump_config, load_config
+from ..data import ImageTextDataset, caption_index, load_pairs
+from ..evaluate import evaluate
+from ..losses import compute_losses
+from ..models import ConcreteOutput, TextFeatures, build_model
+from .batches import batches_per_epoch, caption_choice
+from .features import cache_features
+from .loop import Schedule, optimise
+from .runtime import Runtime, seed_everything, start_runtime
+
+__all__ = ["train", "ContrastiveStep", "prepare_run", "load_init"]
+
+
+class ContrastiveStep(nn.Module):
+    """One step's losses (:func:`ashnet.losses.compute_losses`) of images, or their cached backbone
+    output, or ``None`` (captions alone), against captions or their cached text features.
+
+    Wrapping the whole step in one module lets ``DistributedDataParallel`` see every trainable
+    parameter the step uses.
+    """
+
+    def __init__(self, model: nn.Module, loss_config):
+        super().__init__()
+        self.model = model
+        self.loss_config = loss_config
+
+    def forward(self, images, captions) -> dict[str, torch.Tensor]:
+        if images is None or isinstance(images, ConcreteOutput):
+            concrete = images  # None: captions alone (STUA pre-training)
+        else:
+            concrete = self.model.encode_concrete(images)
+        text = captions if isinstance(captions, TextFeatures) else self.model.encode_text_features(captions)
+        return compute_losses(self.model, concrete, text, self.loss_config)
+
+
+def load_init(model: nn.Module, source: str | Path) -> int:
+    """Copy the weights of checkpoint ``source`` whose names and shapes match ``model``; return how many.
+
+    Used to start image-text training from STUA pre-training (or any earlier run).
+    """
+    state = load_checkpoint(source)["model"]
+    own = model.state_dict()
+    matched = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    if not matched:
+        raise ValueError(f"checkpoint {source} has no weights that fit this model")
+    model.load_state_dict(matched, strict=False)
+    return len(matched)
+
+
+def prepare_run(out: Path, config: Config, resume: bool, runtime: Runtime) -> dict:
+    """Check the run directory, write ``config.yaml``; on resume the stored config must match ``config``."""
+    checkpoint = out / CHECKPOINT_NAME
+    plain = config_to_dict(config)
+    if resume:
+        if not checkpoint.is_file():
+            raise FileNotFoundError(f"--resume: no checkpoint at {checkpoint}")
+        if load_config(out / "config.yaml") != config:
+            raise ValueError(
+                f"--resume: the config differs from {out / 'config.yaml'}, which the run was started with"
+            )
+    elif checkpoint.exists():
+        raise ValueError(f"{out} already holds a run; pass --resume to continue it or pick another --out")
+    if runtime.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.yaml").write_text(dump_config(config))
+    return plain
+
+
+def train(
+    config: Config,
+    data: str | Path,
+    out: str | Path,
+    resume: bool = False,
+    cache_dir: str | Path | None = None,
+    progress: bool = True,
+) -> dict:
+    """Train ASH-Net on the ``train`` split of the pairs file ``data``; write the run into ``out``.
+
+    Writes ``out/config.yaml``, ``out/checkpoint.pt`` (atomic), ``out/metrics.jsonl`` and
+    ``out/tb/``. Frozen encoders are run once over the data (see :func:`cache_features`). The
+    ``val`` split, when present, is evaluated every ``train.eval_every`` steps and at the end.
+    Under ``torchrun`` each process trains on its shard of every global batch.
+
+    Returns
+    -------
+    dict
+        ``step``, ``train_s``, ``cache_s``, the last logged ``losses`` and the last ``eval``.
+    """
+    out = Path(out)
+    runtime = start_runtime(config.train.device)
+    plain = prepare_run(out, config, resume, runtime)
+    table = load_pairs(data)
+    train_table, val_table = table.split("train"), table.split("val")
+    if not train_table.images:
+        raise ValueError(f"{data} has no training images (rows with split 'train' or no split)")
+    seed_everything(config.seed)
+    model = build_model(config.model)
+    if config.train.init is not None and not resume:
+        load_init(model, config.train.init)
+    model.to(runtime.device)
+
+    index = caption_index(train_table)
+    counts = torch.tensor([len(r.captions) for r in train_table.images])
+    offsets = torch.cumsum(counts, 0) - counts
+    start = time.perf_counter()
+    cache = cache_features(
+        model,
+        train_table,
+        index.texts,
+        config.data.image_size,
+        2 * config.data.batch_size,
+        runtime.device,
+        cache_dir,
+        progress and runtime.is_main,
+    )
+    cache_s = time.perf_counter() - start
+    device = runtime.device
+
+    def make_batches(epoch: int, batches: list[list[int]]):
+        flat = (offsets + caption_choice(counts, config.seed, epoch)).tolist()
+        if cache.concrete is None:
+            loader = torch.utils.data.DataLoader(
+                ImageTextDataset(train_table, image_size=config.data.image_size),
+                batch_sampler=batches,
+                num_workers=config.data.num_workers,
+                generator=torch.Generator(),  # keeps the global RNG untouched, so resumes replay exactly
+            )
+            images = (batch[0].to(device) for batch in loader)
+        else:
+            images = (cache.images(b, device) for b in batches)
+        for b, image_input in zip(batches, images, strict=True):
+            chosen = [flat[i] for i in b]
+            text = (
+                cache.captions(chosen, device) if cache.text is not None else [index.texts[i] for i in chosen]
+            )
+            yield image_input, text
+
+    per_epoch = batches_per_epoch(len(train_table.images), config.data.batch_size, runtime.world_size)
+    t = config.train
+    schedule = Schedule(
+        total_steps=t.max_steps if t.max_steps is not None else t.epochs * per_epoch,
+        batch_size=config.data.batch_size,
+        lr=t.lr,
+        weight_decay=t.weight_decay,
+        warmup_steps=t.warmup_steps,
+        grad_clip=t.grad_clip,
+        amp=t.amp,
+        log_every=t.log_every,
+        eval_every=t.eval_every,
+        checkpoint_every=t.checkpoint_every,
+    )
+
+    def validate(m) -> dict:
+        result = evaluate(m, val_table, config.data.image_size, 2 * config.data.batch_size, progress=False)
+        flat = {f"{d}_{k}": v for d in ("i2t", "t2i") for k, v in getattr(result, d).items()}
+        if result.firing_rate is not None:
+            flat["firing_rate"] = result.firing_rate
+        return flat
+
+    result = optimise(
+        model,
+        ContrastiveStep(model, config.loss),
+        len(train_table.images),
+        make_batches,
+        schedule,
+        runtime,
+        out,
+        plain,
+        config.seed,
+        resume=resume,
+        evaluate=validate if val_table.images else None,
+        progress=progress,
+    )
+    result["cache_s"] = cache_s
+    return result

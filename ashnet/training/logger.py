@@ -1,0 +1,57 @@
+"""Run metrics: one JSON object per event in ``RUN/metrics.jsonl``, mirrored to TensorBoard in ``RUN/tb``."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+__all__ = ["MetricsLogger", "read_metrics"]
+
+
+class MetricsLogger:
+    """Append metric events of the main process; other ranks get a logger that writes nothing.
+
+    On resume, events after the resumed step (written by the interrupted run after its last
+    checkpoint) are dropped first, so the file reads as one uninterrupted run.
+    """
+
+    def __init__(self, run_dir: str | Path, enabled: bool = True, resume_step: int | None = None):
+        self.path = Path(run_dir) / "metrics.jsonl"
+        self.enabled = enabled
+        self._tb = None
+        if not enabled:
+            return
+        if resume_step is None:
+            self.path.write_text("")
+        elif self.path.exists():
+            kept = [e for e in read_metrics(self.path) if e["step"] <= resume_step]
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_text("".join(json.dumps(e) + "\n" for e in kept))
+            os.replace(tmp, self.path)
+        from torch.utils.tensorboard import SummaryWriter
+
+        self._tb = SummaryWriter(str(Path(run_dir) / "tb"))
+
+    def log(self, event: str, step: int, values: dict) -> None:
+        """Write ``{"event": event, "step": step, **values}``; numeric values also go to TensorBoard."""
+        if not self.enabled:
+            return
+        record = {"event": event, "step": step, **values}
+        with open(self.path, "a") as f:
+            f.write(json.dumps(record) + "\n")
+        for key, value in values.items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                self._tb.add_scalar(f"{event}/{key}", value, step)
+
+    def close(self) -> None:
+        if self._tb is not None:
+            self._tb.close()
+
+
+def read_metrics(path: str | Path) -> list[dict]:
+    """All events of a ``metrics.jsonl`` file (or of the run directory holding it)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "metrics.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
