@@ -78,7 +78,7 @@ class CliHelp(Directive):
     has_content = False
 
     def run(self):
-        os.environ["COLUMNS"] = "96"  # argparse wraps to the terminal width: make it fixed
+        os.environ["COLUMNS"] = "88"  # argparse wraps to the terminal width: make it fixed
         from ashnet.cli import build_parser
 
         lines: list[str] = []
