@@ -17,7 +17,7 @@ class ImageTextDataset(Dataset):
     Item ``i`` is ``(image, caption, i)``: ``image`` is a float tensor ``[3, S, S]`` in [0, 1]
     (transparency on white), ``caption`` is a random caption of image ``i`` when ``train``
     (drawn with torch's generator, so seeding torch makes it repeatable), else its first one.
-    The default collate turns a batch into ``(images [B, 3, S, S], list of str, indices [B])``.
+    The default collate turns a batch into ``(images [B, 3, S, S], tuple of B captions, indices [B])``.
 
     Parameters
     ----------

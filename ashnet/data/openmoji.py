@@ -143,8 +143,8 @@ def _render(text: str, font: ImageFont.FreeTypeFont, one_glyph: float, size: int
     ink = ImageChops.invert(canvas).getbbox()
     if ink is None:
         return None  # the font's empty "missing glyph"
-    # Centre the drawing; glyphs wider than the frame are shrunk to fit with a small margin.
-    frame = max(side, round(1.1 * max(ink[2] - ink[0], ink[3] - ink[1])))
+    # Centre the drawing; the few glyphs that would come closer than ~7% to the edge are shrunk.
+    frame = max(side, round(1.15 * max(ink[2] - ink[0], ink[3] - ink[1])))
     cx, cy = (ink[0] + ink[2]) / 2, (ink[1] + ink[3]) / 2
     box = (round(cx - frame / 2), round(cy - frame / 2))
     crop = canvas.crop((*box, box[0] + frame, box[1] + frame))
