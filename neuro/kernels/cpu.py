@@ -1,0 +1,143 @@
+"""The CPU kernels: build the C source with gcc on first use, cache the library, call it via ctypes.
+
+Libraries live in ``$NEURO_KERNEL_CACHE`` (default ``~/.cache/ashnet-neuro``) under
+``<hash of source, flags, compiler and CPU>/lif.so``, written to a temporary name and moved into
+place, so concurrent first uses are safe and later sessions start without compiling.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+
+import torch
+
+from .source import cpu_source
+
+__all__ = ["KernelBuildError", "compiler_available", "load_library", "lif_forward", "lif_backward"]
+
+# No fast-math and no FMA contraction: each operation rounds as torch's does, so spikes are bit-equal.
+CFLAGS = ["-O3", "-fopenmp", "-ffp-contract=off", "-fno-math-errno", "-fPIC", "-shared", "-std=c11"]
+ARCH_FLAGS = ["-march=native"]
+
+
+class KernelBuildError(RuntimeError):
+    """The C compiler is missing or failed; the message says which and how."""
+
+
+def _compiler() -> str | None:
+    return os.environ.get("CC") or shutil.which("gcc") or shutil.which("cc")
+
+
+def compiler_available() -> bool:
+    return _compiler() is not None
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("NEURO_KERNEL_CACHE", Path.home() / ".cache" / "ashnet-neuro"))
+
+
+def _cpu_id() -> str:
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+        return next((line for line in info.splitlines() if line.startswith("flags")), platform.processor())
+    except OSError:
+        return platform.processor()
+
+
+def _build(source: str, out: Path) -> None:
+    cc = _compiler()
+    if cc is None:
+        raise KernelBuildError("no C compiler found (install gcc, or set CC)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
+        src, lib = Path(tmp) / "lif.c", Path(tmp) / "lif.so"
+        src.write_text(source)
+        for arch in (ARCH_FLAGS, []):  # retry without -march=native where the compiler rejects it
+            cmd = [cc, *CFLAGS, *arch, str(src), "-o", str(lib), "-lm"]
+            result = subprocess.run(cmd, capture_output=True, text=True)
+            if result.returncode == 0:
+                os.replace(lib, out)
+                return
+        raise KernelBuildError(f"{cc} failed to build the neuron kernels:\n{result.stderr[-2000:]}")
+
+
+_LIBS: dict[tuple[str, torch.dtype], ctypes.CDLL] = {}
+_LOCK = threading.Lock()
+_REAL = {torch.float32: ("float", "_f32"), torch.float64: ("double", "_f64")}
+_SCALARS = [
+    ctypes.c_int64,
+    ctypes.c_int64,
+    ctypes.c_void_p,
+    ctypes.c_double,
+    ctypes.c_double,
+    ctypes.c_double,
+]
+_SCALARS.append(ctypes.c_int)
+
+
+def load_library(c_derivative: str, dtype: torch.dtype = torch.float32) -> ctypes.CDLL:
+    """The compiled kernels for one surrogate derivative and dtype, built on first use and cached on disk."""
+    with _LOCK:
+        if (c_derivative, dtype) in _LIBS:
+            return _LIBS[c_derivative, dtype]
+        real, sfx = _REAL[dtype]
+        source = cpu_source(c_derivative, real)
+        key = "\n".join([source, " ".join(CFLAGS + ARCH_FLAGS), str(_compiler()), _cpu_id()])
+        path = cache_dir() / hashlib.sha256(key.encode()).hexdigest()[:24] / "lif.so"
+        if not path.exists():
+            _build(source, path)
+        lib = ctypes.CDLL(str(path))
+        lib.forward = getattr(lib, "neuro_lif_fwd" + sfx)
+        lib.forward.argtypes = [ctypes.c_void_p] * 5 + _SCALARS
+        lib.backward = getattr(lib, "neuro_lif_bwd" + sfx)
+        lib.backward.argtypes = [ctypes.c_void_p] * 8 + _SCALARS
+        _LIBS[c_derivative, dtype] = lib
+        return lib
+
+
+def _ptr(t: torch.Tensor | None) -> int | None:
+    return None if t is None else t.data_ptr()
+
+
+def lif_forward(x, v0, k, tau, v_threshold, v_reset, mode, c_derivative, saved_dtype):
+    """Run the forward kernel on contiguous CPU ``x [T, N]``; returns ``(spikes, v_last, saved)``."""
+    fn = load_library(c_derivative, x.dtype).forward
+    spikes, v_last = torch.empty_like(x), torch.empty_like(v0)
+    saved = torch.empty(x.shape, dtype=saved_dtype)
+    T, N = x.shape
+    fn(
+        _ptr(x),
+        _ptr(v0),
+        _ptr(spikes),
+        _ptr(v_last),
+        _ptr(saved),
+        T,
+        N,
+        _ptr(k),
+        tau,
+        v_threshold,
+        v_reset,
+        mode,
+    )
+    return spikes, v_last, saved
+
+
+def lif_backward(grad_s, grad_v_last, saved, v0, x, k, tau, v_threshold, v_reset, mode, c_derivative):
+    """Run the reverse pass; returns ``(grad_x, grad_v0, grad_k per neuron or None)``."""
+    fn = load_library(c_derivative, v0.dtype).backward
+    grad_x, grad_v0 = torch.empty(saved.shape, dtype=v0.dtype), torch.empty_like(v0)
+    grad_k = torch.empty_like(v0) if k is not None else None
+    T, N = saved.shape
+    fn(
+        _ptr(grad_s), _ptr(grad_v_last), _ptr(saved), _ptr(v0), _ptr(x), _ptr(grad_x), _ptr(grad_v0),
+        _ptr(grad_k), T, N, _ptr(k), tau, v_threshold, v_reset, mode,
+    )  # fmt: skip
+    return grad_x, grad_v0, grad_k

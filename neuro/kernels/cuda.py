@@ -1,0 +1,82 @@
+"""The CUDA kernels: the shared kernel source compiled by NVRTC through CuPy, launched on torch's stream.
+
+Needs ``cupy-cuda12x`` (a wheel: no compiler, no CUDA toolkit). The kernels load and store float32,
+float16 or bfloat16 and compute in float; ``--fmad=false`` keeps each operation rounded as torch's,
+so the spikes are bit-equal to the torch reference on the same GPU.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import torch
+
+from .source import cuda_source
+
+__all__ = ["available", "DTYPES", "lif_forward", "lif_backward"]
+
+DTYPES = {torch.float32: "_f32", torch.float16: "_f16", torch.bfloat16: "_bf16"}
+THREADS = 256
+NVRTC_OPTIONS = ("--fmad=false", "--std=c++14")
+
+_MODULES: dict[str, object] = {}
+_LOCK = threading.Lock()
+
+
+def available() -> bool:
+    """Whether CuPy imports (the GPU kernels need nothing else)."""
+    try:
+        import cupy  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _function(c_derivative: str, name: str):
+    import cupy
+
+    with _LOCK:
+        if c_derivative not in _MODULES:
+            _MODULES[c_derivative] = cupy.RawModule(code=cuda_source(c_derivative), options=NVRTC_OPTIONS)
+        return _MODULES[c_derivative].get_function(name)
+
+
+def _ptr(t: torch.Tensor | None) -> np.uint64:
+    return np.uint64(0 if t is None else t.data_ptr())
+
+
+def _launch(kernel, device: torch.device, n: int, args) -> None:
+    import cupy
+
+    with cupy.cuda.Device(device.index):
+        stream = cupy.cuda.ExternalStream(torch.cuda.current_stream(device).cuda_stream)
+        kernel(((n + THREADS - 1) // THREADS,), (THREADS,), args, stream=stream)
+
+
+def _scalars(T, N, k, tau, v_threshold, v_reset, mode):
+    return (np.int64(T), np.int64(N), _ptr(k), np.float64(tau), np.float64(v_threshold), np.float64(v_reset),
+            np.int32(mode))  # fmt: skip
+
+
+def lif_forward(x, v0, k, tau, v_threshold, v_reset, mode, c_derivative, saved_dtype):
+    """Forward on contiguous CUDA ``x [T, N]``; returns ``(spikes, v_last, saved)``."""
+    kernel = _function(c_derivative, "neuro_lif_fwd" + DTYPES[x.dtype])
+    spikes, v_last = torch.empty_like(x), torch.empty_like(v0)
+    saved = torch.empty(x.shape, dtype=saved_dtype, device=x.device)
+    T, N = x.shape
+    args = (_ptr(x), _ptr(v0), _ptr(spikes), _ptr(v_last), _ptr(saved))
+    _launch(kernel, x.device, N, args + _scalars(T, N, k, tau, v_threshold, v_reset, mode))
+    return spikes, v_last, saved
+
+
+def lif_backward(grad_s, grad_v_last, saved, v0, x, k, tau, v_threshold, v_reset, mode, c_derivative):
+    """Reverse pass; returns ``(grad_x, grad_v0, grad_k per neuron (float32) or None)``."""
+    kernel = _function(c_derivative, "neuro_lif_bwd" + DTYPES[v0.dtype])
+    grad_x = torch.empty(saved.shape, dtype=v0.dtype, device=v0.device)
+    grad_v0 = torch.empty_like(v0)
+    grad_k = torch.empty(v0.shape, dtype=torch.float32, device=v0.device) if k is not None else None
+    T, N = saved.shape
+    args = (_ptr(grad_s), _ptr(grad_v_last), _ptr(saved), _ptr(v0), _ptr(x), _ptr(grad_x), _ptr(grad_v0))
+    _launch(kernel, v0.device, N, args + (_ptr(grad_k),) + _scalars(T, N, k, tau, v_threshold, v_reset, mode))
+    return grad_x, grad_v0, grad_k
