@@ -178,7 +178,8 @@ class AbstractEncoder(nn.Module):
        ``e_t = (1/t) sum_{s<=t} r_s``; ``membrane`` gives the potential of a non-spiking leaky
        integrator, ``m_t = m_{t-1} + (r_t - m_{t-1}) / tau`` (``m_0 = 0``). The embedding is the last step.
 
-    The neuron states are reset at the start of every forward pass.
+    The neuron states are cleared before and after every forward pass (so no autograd graph is
+    kept alive between calls and the module can be deep-copied).
     """
 
     def __init__(self, cfg: AbstractConfig, d_in: int):
@@ -225,5 +226,6 @@ class AbstractEncoder(nn.Module):
         for block in self.blocks:
             u = block(u, mask, stats)
         spikes = stats.fire(self.neuron_out, u)
+        neuro.reset(self)
         steps = self.readout(masked_token_mean(spikes, mask))
         return AbstractOutput(spikes=spikes, steps=steps, readout=steps[-1], firing_rate=stats.rate())

@@ -1,0 +1,58 @@
+"""Two gloo processes gathering in the loss match one process with the global batch (loss and gradients)."""
+
+import math
+
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+import torch.nn.functional as F
+
+from ashnet.losses import info_nce
+
+WORLD, LOCAL, DIM, BETA = 2, 3, 5, 1.5
+
+
+def global_batch():
+    g = torch.Generator().manual_seed(0)
+    return F.normalize(torch.randn(WORLD * LOCAL, DIM, generator=g), dim=-1), F.normalize(
+        torch.randn(WORLD * LOCAL, DIM, generator=g), dim=-1
+    )
+
+
+def _worker(rank: int, init_file: str, out_dir: str) -> None:
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=WORLD)
+    try:
+        a, b = global_batch()
+        rows = slice(rank * LOCAL, (rank + 1) * LOCAL)
+        a_local, b_local = a[rows].clone().requires_grad_(), b[rows].clone().requires_grad_()
+        scale = torch.tensor(math.log(8.0), requires_grad=True)
+        loss = info_nce(a_local, b_local, scale, BETA)
+        loss.backward()
+        torch.save(
+            {"loss": loss.detach(), "a": a_local.grad, "b": b_local.grad, "scale": scale.grad},
+            f"{out_dir}/{rank}.pt",
+        )
+    finally:
+        dist.destroy_process_group()
+
+
+def test_gathered_loss_equals_the_global_batch_loss(tmp_path):
+    # fork, not spawn: the children need no fresh interpreter importing torch (seconds each).
+    mp.start_processes(
+        _worker, args=(str(tmp_path / "init"), str(tmp_path)), nprocs=WORLD, join=True, start_method="fork"
+    )
+    results = [torch.load(tmp_path / f"{r}.pt") for r in range(WORLD)]
+
+    a, b = (t.clone().requires_grad_() for t in global_batch())
+    scale = torch.tensor(math.log(8.0), requires_grad=True)
+    loss = info_nce(a, b, scale, BETA)
+    loss.backward()
+
+    torch.testing.assert_close(sum(r["loss"] for r in results) / WORLD, loss.detach())
+    # all_gather's backward sums every process's gradient, so each holds WORLD x the global-mean gradient;
+    # DDP then averages the parameter gradients over processes.
+    for rank, r in enumerate(results):
+        rows = slice(rank * LOCAL, (rank + 1) * LOCAL)
+        torch.testing.assert_close(r["a"], WORLD * a.grad[rows])
+        torch.testing.assert_close(r["b"], WORLD * b.grad[rows])
+    torch.testing.assert_close(sum(r["scale"] for r in results) / WORLD, scale.grad)
