@@ -97,7 +97,9 @@ class _TableBuilder:
         self.bad_rows: list[BadRow] = []
 
     def bad(self, where: str, reason: str) -> None:
-        self.bad_rows.append(BadRow(f"{self.source}:{where}", reason))
+        # Undecodable bytes (e.g. in an image path) are shown as \xNN so the report prints.
+        printable = reason.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        self.bad_rows.append(BadRow(f"{self.source}:{where}", printable))
 
     def add(
         self,

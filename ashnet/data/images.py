@@ -5,9 +5,9 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
+import numpy as np
 import torch
 from PIL import Image, ImageOps
-from torchvision.transforms.functional import pil_to_tensor
 
 
 def open_image(path: str | Path) -> Image.Image:
@@ -69,4 +69,4 @@ def load_image(path: str | Path, image_size: int) -> torch.Tensor:
     image = open_image(path)
     if image.size != (image_size, image_size):
         image = ImageOps.fit(image, (image_size, image_size), Image.Resampling.BICUBIC)
-    return pil_to_tensor(image).float().div_(255.0)
+    return torch.from_numpy(np.asarray(image, dtype=np.float32) / 255.0).permute(2, 0, 1).contiguous()

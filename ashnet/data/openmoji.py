@@ -44,8 +44,9 @@ def build_openmoji(
     hash of the code points: about 80% train, 10% val, 10% test.
 
     The build is cached: when ``out_dir/manifest.json`` records the same arguments and
-    package versions, nothing is rendered again. The manifest is written last, atomically,
-    so an interrupted build is redone.
+    package versions (and the images are all there), nothing is rendered again. Every file
+    is written atomically and the manifest last, so an interrupted build is redone and
+    concurrent builds of one directory (e.g. several ranks) give the same result.
 
     Parameters
     ----------
@@ -73,11 +74,12 @@ def build_openmoji(
     pairs = out_dir / PAIRS
     key = _cache_key(size, limit)
     manifest = load_manifest(out_dir)
-    if manifest is not None and manifest["key"] == key and pairs.is_file():
-        return pairs
+    images_dir = out_dir / "images"
+    if isinstance(manifest, dict) and manifest.get("key") == key and pairs.is_file():
+        if sum(1 for _ in images_dir.glob("*.png")) == manifest.get("n_images"):
+            return pairs
 
     (out_dir / MANIFEST).unlink(missing_ok=True)
-    images_dir = out_dir / "images"
     images_dir.mkdir(parents=True, exist_ok=True)
     emojis = sorted(
         e for e, data in emoji.EMOJI_DATA.items() if data["status"] == emoji.STATUS["fully_qualified"]
@@ -94,10 +96,12 @@ def build_openmoji(
                 unrenderable.append(text)
                 continue
             name = "-".join(f"{ord(c):X}" for c in text)
-            image.save(images_dir / f"{name}.png")
+            png = io.BytesIO()
+            image.save(png, format="PNG")
+            _write_atomic(images_dir / f"{name}.png", png.getvalue())
             rows.append(_row(text, name))
     _remove_stale_images(images_dir, {row[0] for row in rows})
-    _write_atomic(pairs, _csv_text(rows))
+    _write_atomic(pairs, _csv_text(rows).encode("utf-8"))
     summary = {
         "key": key,
         "n_images": len(rows),
@@ -106,7 +110,7 @@ def build_openmoji(
         "splits": {s: sum(row[2] == s for row in rows) for s in ("train", "val", "test")},
         "languages": list(LANGUAGES),
     }
-    _write_atomic(out_dir / MANIFEST, json.dumps(summary, indent=1, ensure_ascii=False) + "\n")
+    _write_atomic(out_dir / MANIFEST, json.dumps(summary, indent=1, ensure_ascii=False).encode("utf-8"))
     logger.info("OpenMoji: %d images in %s, %d emojis the font lacks", len(rows), out_dir, len(unrenderable))
     return pairs
 
@@ -190,7 +194,8 @@ def _remove_stale_images(images_dir: Path, keep: set[str]) -> None:
             png.unlink()
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
+def _write_atomic(path: Path, data: bytes) -> None:
+    # A per-process temporary name keeps concurrent builds of one directory from clashing.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
     os.replace(tmp, path)

@@ -168,6 +168,14 @@ def test_bad_row_raises_listing_file_and_line_in_error_mode(tmp_path, images, ki
     assert f"{path}:3" in str(info.value) and reason in str(info.value)
 
 
+def test_undecodable_image_path_is_reported_printably(tmp_path, images):
+    path = tmp_path / "pairs.csv"
+    path.write_bytes(b"image,caption\nimg/a.png,red\nimg/caf\xe9.png,coffee\n")
+    (row,) = load_pairs(path).bad_rows
+    assert row.where == f"{path}:3" and row.reason.startswith("image not found")
+    assert "caf\\xe9.png" in str(row) and str(row).encode("utf-8")
+
+
 def test_bad_rows_in_json_formats_name_the_entry(tmp_path, images):
     coco = {
         "images": [{"id": 1, "file_name": "img/a.png"}, {"id": 2, "file_name": "img/gone.png"}],

@@ -61,6 +61,10 @@ def test_second_build_is_cached_and_new_arguments_rebuild(tmp_path):
     # Images no longer listed are removed: the listing and the folder agree.
     assert len(list((tmp_path / "images").glob("*.png"))) == len(load_pairs(rebuilt)) <= 5
     assert load_manifest(tmp_path)["key"]["size"] == 24
+    # A build whose images were deleted is not trusted.
+    first.unlink()
+    build_openmoji(tmp_path, size=24, limit=5, progress=False)
+    assert first.is_file()
 
 
 def test_split_is_deterministic_by_code_points(tmp_path, built):
