@@ -141,6 +141,10 @@ class LIF(_FixedParameters):
     ``decay_input=False``: ``H = V - (V - V_reset) / tau + X``; ``S = Heaviside(H - V_th)``;
     hard reset ``V = H (1 - S) + V_reset S``; soft reset (``v_reset=None``) ``V = H - V_th S``,
     with 0 in place of ``V_reset`` in the leak.
+
+    snnTorch's ``Leaky(beta, threshold, reset_mechanism, reset_delay=False)`` is
+    ``LIF(tau=1 / (1 - beta), decay_input=False, v_threshold=threshold)`` with ``v_reset=None``
+    for ``"subtract"`` and ``0.0`` for ``"zero"``; docs/peers.md gives the exact conditions.
     """
 
     step_fn = staticmethod(F.lif_step)

@@ -130,6 +130,29 @@ def test_surrogate_equals_spikingjelly(name, alpha):
     torch.testing.assert_close(getattr(ns, name)(alpha=alpha).primitive(x), prim_sj, rtol=1e-5, atol=1e-6)
 
 
+def _surrogate_grad(fn, x):
+    x = x.clone().requires_grad_()
+    fn(x).sum().backward()
+    return x.grad
+
+
+@pytest.mark.parametrize(
+    "ours, peer",
+    [
+        (ns.FastSigmoid(alpha=25.0), lambda: snntorch.surrogate.fast_sigmoid(slope=25)),
+        (ns.FastSigmoid(alpha=3.0), lambda: snntorch.surrogate.fast_sigmoid(slope=3.0)),
+        (ns.StraightThrough(), lambda: snntorch.surrogate.straight_through_estimator()),
+        (ns.ATan(alpha=2.0), lambda: snntorch.surrogate.atan(alpha=2.0)),
+        (ns.Triangle(alpha=0.3), lambda: pytest.importorskip("norse.torch.functional.threshold").triangle_fn),
+    ],
+    ids=["FastSigmoid-25", "FastSigmoid-3", "StraightThrough", "ATan", "Triangle-norse"],
+)
+def test_surrogate_gradient_equals_snntorch_and_norse(ours, peer):
+    """Gradients equal the peers' (their forward fires on ``x > 0``, ours on ``x >= 0``)."""
+    x = torch.linspace(-2, 2, 401)
+    torch.testing.assert_close(_surrogate_grad(ours, x), _surrogate_grad(peer(), x), rtol=1e-6, atol=0)
+
+
 # --- snnTorch ---------------------------------------------------------------------------------
 
 
