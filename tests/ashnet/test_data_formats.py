@@ -62,7 +62,7 @@ def test_jsonl(tmp_path, images):
     rows = [
         {"image": "img/a.png", "caption": "red", "split": "test"},
         {"image": "img/b.png", "caption": "green", "caption_fr": "vert"},
-        {"image": "img/a.png", "caption": "scarlet", "split": "test"},
+        {"image": "img/a.png", "caption": "scarlet", "split": "test", "caption_fr": None},
     ]
     path = tmp_path / "pairs.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n\n", encoding="utf-8")
@@ -222,6 +222,7 @@ def test_jsonl_bad_lines_are_rows_but_wrong_keys_are_an_error(tmp_path, images):
     [
         (b"", "file is empty; expected columns image,caption"),
         (b"\n  \n", "file is empty"),
+        (b"\xef\xbb\xbf\n", "file is empty"),
         (b"image,caption\n", "no usable image-caption rows"),
         (b"path,text\nimg/a.png,red\n", "wrong columns 'path,text'; expected image,caption"),
         (b"image,caption,colour\nimg/a.png,red,red\n", "wrong columns"),
