@@ -18,6 +18,8 @@ snntorch = pytest.importorskip("snntorch")
 
 SURROGATES = [("ATan", 2.0), ("Sigmoid", 4.0), ("ATan", 0.7), ("Sigmoid", 9.0)]
 RESETS = [0.0, -0.3, None]
+# "torch" is the reference loop; "auto" is what users get (the fused CPU kernel when it builds).
+BACKENDS = pytest.mark.parametrize("backend", ["torch", "auto"])
 
 
 def _input(shape=(12, 3, 5), seed=0, scale=1.5, shift=0.5):
@@ -44,48 +46,51 @@ def _assert_equal_run(s_sj, s_ours, g_sj, g_ours):
     torch.testing.assert_close(g_ours, g_sj, rtol=1e-5, atol=1e-7)
 
 
+@BACKENDS
 @pytest.mark.parametrize(
     "v_reset, decay_input, detach_reset, sg",
     list(itertools.product(RESETS, [True, False], [False, True], SURROGATES)),
 )
-def test_lif_equals_spikingjelly_lifnode(v_reset, decay_input, detach_reset, sg):
+def test_lif_equals_spikingjelly_lifnode(v_reset, decay_input, detach_reset, sg, backend):
     name, alpha = sg
     kw = dict(v_threshold=0.7, v_reset=v_reset, decay_input=decay_input, detach_reset=detach_reset)
     sj = sj_neuron.LIFNode(
         tau=3.0, surrogate_function=getattr(sj_surrogate, name)(alpha=alpha), step_mode="m", **kw
     )
-    ours = neuro.LIF(tau=3.0, surrogate=getattr(ns, name)(alpha=alpha), **kw)
+    ours = neuro.LIF(tau=3.0, surrogate=getattr(ns, name)(alpha=alpha), backend=backend, **kw)
     x = _input()
     s_sj, s_ours, g_sj, g_ours, _ = _compare(sj, ours, x)
     _assert_equal_run(s_sj, s_ours, g_sj, g_ours)
     assert torch.equal(sj.v, ours.state.v)
 
 
+@BACKENDS
 @pytest.mark.parametrize(
     "v_reset, detach_reset, sg", list(itertools.product(RESETS, [False, True], SURROGATES[:2]))
 )
-def test_if_equals_spikingjelly_ifnode(v_reset, detach_reset, sg):
+def test_if_equals_spikingjelly_ifnode(v_reset, detach_reset, sg, backend):
     name, alpha = sg
     kw = dict(v_threshold=1.2, v_reset=v_reset, detach_reset=detach_reset)
     sj = sj_neuron.IFNode(surrogate_function=getattr(sj_surrogate, name)(alpha=alpha), step_mode="m", **kw)
-    ours = neuro.IF(surrogate=getattr(ns, name)(alpha=alpha), **kw)
+    ours = neuro.IF(surrogate=getattr(ns, name)(alpha=alpha), backend=backend, **kw)
     x = _input(shift=0.2)
     s_sj, s_ours, g_sj, g_ours, _ = _compare(sj, ours, x)
     _assert_equal_run(s_sj, s_ours, g_sj, g_ours)
     assert torch.equal(sj.v, ours.state.v)
 
 
+@BACKENDS
 @pytest.mark.parametrize(
     "v_reset, decay_input, detach_reset, sg",
     list(itertools.product(RESETS, [True, False], [False, True], SURROGATES[:2])),
 )
-def test_parametric_lif_equals_spikingjelly_plifnode(v_reset, decay_input, detach_reset, sg):
+def test_parametric_lif_equals_spikingjelly_plifnode(v_reset, decay_input, detach_reset, sg, backend):
     name, alpha = sg
     kw = dict(v_threshold=0.8, v_reset=v_reset, decay_input=decay_input, detach_reset=detach_reset)
     sj = sj_neuron.ParametricLIFNode(
         init_tau=2.5, surrogate_function=getattr(sj_surrogate, name)(alpha=alpha), step_mode="m", **kw
     )
-    ours = neuro.ParametricLIF(tau=2.5, surrogate=getattr(ns, name)(alpha=alpha), **kw)
+    ours = neuro.ParametricLIF(tau=2.5, surrogate=getattr(ns, name)(alpha=alpha), backend=backend, **kw)
     assert torch.equal(sj.w.detach(), ours.w.detach())
     x = _input(shape=(10, 2, 3, 4))
     s_sj, s_ours, g_sj, g_ours, ((gw_sj, gw_ours),) = _compare(sj, ours, x, [(sj.w, ours.w)])
