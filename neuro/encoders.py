@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .validation import check_finite_number, check_float_tensor
+from .validation import check_finite_number, check_float_tensor, check_positive
 
 __all__ = [
     "direct",
@@ -67,14 +67,14 @@ def latency(x: torch.Tensor, T: int, threshold: float = 0.0) -> torch.Tensor:
 
 
 def delta(x_seq: torch.Tensor, threshold: float = 0.1, off_spikes: bool = True) -> torch.Tensor:
-    """Spikes where ``x_seq`` ([T, B, ...]) changes by at least ``threshold`` from the previous step.
+    """Spikes where ``x_seq`` ([T, B, ...]) changes by at least ``threshold`` (> 0) from the previous step.
 
     The first step is compared with zeros. Decreases give ``-1`` when ``off_spikes`` else nothing.
     """
     check_float_tensor(x_seq)
     if x_seq.dim() < 2:
         raise ValueError(f"delta encoding needs a sequence [T, B, ...], got shape {tuple(x_seq.shape)}")
-    check_finite_number(threshold, "threshold")
+    check_positive(threshold, "threshold")
     diff = x_seq - torch.cat([torch.zeros_like(x_seq[:1]), x_seq[:-1]])
     out = (diff >= threshold).to(x_seq.dtype)
     if off_spikes:

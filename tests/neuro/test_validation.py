@@ -152,6 +152,8 @@ def test_encoders_reject_bad_input():
         encoders.direct(torch.ones(2, dtype=torch.long), 3)
     with pytest.raises(ValueError, match=r"delta encoding needs a sequence \[T, B, \.\.\.\]"):
         encoders.delta(torch.ones(3))
+    with pytest.raises(ValueError, match="threshold must be positive"):
+        encoders.delta(torch.ones(3, 2), threshold=0.0)
     with pytest.raises(ValueError, match="T must be >= 1"):
         encoders.PoissonEncoder(0)
 
