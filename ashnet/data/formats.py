@@ -278,24 +278,24 @@ def _read_coco(data: dict, builder: _TableBuilder) -> None:
     annotations = data["annotations"]
     if not isinstance(annotations, list):
         raise ValueError(f"{builder.source}: 'annotations' must be a list")
-    file_names: dict[Any, str] = {}
-    captions: dict[Any, list[tuple[str, Any]]] = {}
+    # image id -> (where, file name, [(where, caption), ...])
+    by_id: dict[int | str, tuple[str, Any, list[tuple[str, Any]]]] = {}
     for i, entry in enumerate(data["images"]):
-        if not isinstance(entry, dict) or "id" not in entry or "file_name" not in entry:
-            builder.bad(f"images[{i}]", "image entry needs 'id' and 'file_name'")
+        image_id = entry.get("id") if isinstance(entry, dict) else None
+        if not isinstance(image_id, int | str) or "file_name" not in entry:
+            builder.bad(f"images[{i}]", "image entry needs an 'id' (number or string) and a 'file_name'")
             continue
-        file_names[entry["id"]] = entry["file_name"]
-        captions[entry["id"]] = []
+        by_id[image_id] = (f"images[{i}]", entry["file_name"], [])
     for i, entry in enumerate(annotations):
         image_id = entry.get("image_id") if isinstance(entry, dict) else None
-        if image_id not in file_names:
+        if not isinstance(image_id, int | str) or image_id not in by_id:
             builder.bad(f"annotations[{i}]", f"annotation refers to unknown image_id {image_id!r}")
             continue
-        captions[image_id].append((f"annotations[{i}]", entry.get("caption")))
-    for image_id, file_name in file_names.items():
-        if not captions[image_id]:
-            builder.bad(f"images[id={image_id}]", f"image {file_name!r} has no captions")
-        for where, caption in captions[image_id]:
+        by_id[image_id][2].append((f"annotations[{i}]", entry.get("caption")))
+    for image_where, file_name, captions in by_id.values():
+        if not captions:
+            builder.bad(image_where, f"image {file_name!r} has no captions")
+        for where, caption in captions:
             builder.add(where, file_name, caption)
 
 

@@ -178,12 +178,18 @@ def test_undecodable_image_path_is_reported_printably(tmp_path, images):
 
 def test_bad_rows_in_json_formats_name_the_entry(tmp_path, images):
     coco = {
-        "images": [{"id": 1, "file_name": "img/a.png"}, {"id": 2, "file_name": "img/gone.png"}],
+        "images": [
+            {"id": 1, "file_name": "img/a.png"},
+            {"id": 2, "file_name": "img/gone.png"},
+            {"id": [3], "file_name": "img/b.png"},
+            {"id": 4, "file_name": "img/c.png"},
+        ],
         "annotations": [
             {"image_id": 1, "caption": "red"},
             {"image_id": 2, "caption": "missing"},
             {"image_id": 3, "caption": "orphan"},
             {"image_id": 1, "caption": ""},
+            {"image_id": [1], "caption": "odd id"},
         ],
     }
     path = tmp_path / "coco.json"
@@ -194,6 +200,9 @@ def test_bad_rows_in_json_formats_name_the_entry(tmp_path, images):
         (f"{path}:annotations[1]", "image not found"),
         (f"{path}:annotations[2]", "annotation refers to unknown image_id 3"),
         (f"{path}:annotations[3]", "empty caption"),
+        (f"{path}:annotations[4]", "annotation refers to unknown image_id [1]"),
+        (f"{path}:images[2]", "image entry needs an 'id' (number or string) and a 'file_name'"),
+        (f"{path}:images[3]", "image 'img/c.png' has no captions"),
     }
 
 
