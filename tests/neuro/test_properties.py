@@ -48,6 +48,27 @@ def test_two_chunks_with_carried_state_equal_one_run(name, T, data, batch, seed)
 
 
 @FAST
+@given(name=neuron_names, T=st.integers(2, 10), data=st.data(), seed=st.integers(0, 2**16))
+def test_gradients_flow_through_the_carried_state(name, T, data, seed):
+    """Backpropagation through two chunks (state not detached) equals backpropagation through one run."""
+    split = data.draw(st.integers(1, T - 1), label="split")
+    x = _input(T, (2, 3), seed)
+    weight = torch.rand(x.shape, generator=torch.Generator().manual_seed(seed + 1))
+    grads = []
+    for chunks in ([x], [x[:split], x[split:]]):
+        n = NEURONS[name]()
+        leaf = x.clone().requires_grad_()
+        parts, start = [], 0
+        for c in chunks:
+            parts.append(n(leaf[start : start + len(c)]))
+            start += len(c)
+        (torch.cat(parts) * weight).sum().backward()
+        grads.append([leaf.grad] + [q.grad for q in n.parameters()])
+    for whole, chunked in zip(*grads, strict=True):
+        torch.testing.assert_close(chunked, whole, rtol=1e-5, atol=1e-6)
+
+
+@FAST
 @given(T=st.integers(2, 10), split=st.integers(1, 9), seed=st.integers(0, 2**16))
 def test_functional_chunks_with_explicit_state_equal_one_run(T, split, seed):
     split = min(split, T - 1)
