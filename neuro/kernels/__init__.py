@@ -25,9 +25,8 @@ to rounding. ``"lean"`` keeps ``H - V_th`` in bfloat16 (2 bytes per neuron-step)
 spike, so the spikes used in backward are exact, and only the surrogate's argument is rounded.
 ParametricLIF also keeps a reference to its input, which the leak's gradient needs.
 
-float16/bfloat16 on the CPU run the float32 kernel (cast in, cast out), which rounds less than the
-reference does per operation: spikes can differ where the potential sits within a rounding step
-of the threshold.
+float16/bfloat16 on the CPU (explicit ``backend="cpu"``) run a float32 kernel that rounds each
+operation to the input's precision, as torch does, so their spikes are bit-equal too.
 """
 
 from __future__ import annotations
@@ -62,7 +61,7 @@ def _cpu_kernel_usable(p, dtype: torch.dtype) -> bool:
     if torch.compiler.is_compiling():  # building happens inside the op; not traceable
         return True
     try:
-        cpu.load_library(p.surrogate.c_derivative, dtype if dtype in _CPU_DTYPES else torch.float32)
+        cpu.load_library(p.surrogate.c_derivative, dtype)
         return True
     except cpu.KernelBuildError as err:
         if not _warned_no_cpu_kernel:
@@ -94,6 +93,8 @@ def resolve_backend(backend: str, p, x: torch.Tensor) -> str:
     if backend == "cpu":
         if x.device.type != "cpu":
             raise ValueError(f"backend 'cpu' needs CPU tensors, got one on {x.device}; use 'cupy' or 'auto'")
+        if x.dtype not in cpu.VARIANTS:
+            raise ValueError(f"backend 'cpu' supports float16, bfloat16, float32 and float64, got {x.dtype}")
         return "cpu" if _cpu_kernel_usable(p, x.dtype) else "torch"
     if not x.is_cuda:
         raise ValueError(f"backend 'cupy' needs CUDA tensors, got one on {x.device}; use 'cpu' or 'auto'")
@@ -143,18 +144,15 @@ def _fused_multi_step(x_seq, state, p, lean: bool):
     soft = p.v_reset is None
     decay = getattr(p, "decay_input", False)
     mode = kind | MODE_DECAY * decay | MODE_SOFT * soft | MODE_DETACH * p.detach_reset | MODE_LEAN * lean
-    # float16/bfloat16 on the CPU compute in float32; everything else in its own dtype.
-    dtype = torch.float32 if x_seq.device.type == "cpu" and x_seq.dtype not in _CPU_DTYPES else x_seq.dtype
-    x = x_seq.reshape(x_seq.shape[0], -1).to(dtype).contiguous()
+    x = x_seq.reshape(x_seq.shape[0], -1).contiguous()
     if state is None:
-        v0 = torch.full(x.shape[1:], p.leak_target, dtype=dtype, device=x.device)
+        v0 = torch.full(x.shape[1:], p.leak_target, dtype=x.dtype, device=x.device)
     else:
-        v0 = state.v.reshape(-1).to(dtype).contiguous()
+        v0 = state.v.reshape(-1).to(x.dtype).contiguous()
     k = p.w.sigmoid() if kind == KIND_PLIF else None
     tau = float(p.tau) if kind == KIND_LIF else 1.0
     v_reset = 0.0 if soft else float(p.v_reset)
     spikes, v_last, _ = torch.ops.neuro.lif_forward(
         x, v0, k, tau, float(p.v_threshold), v_reset, mode, p.surrogate.c_derivative
     )
-    spikes = spikes.reshape(x_seq.shape).to(x_seq.dtype)
-    return spikes, LIFState(v_last.reshape(x_seq.shape[1:]).to(x_seq.dtype))
+    return spikes.reshape(x_seq.shape), LIFState(v_last.reshape(x_seq.shape[1:]))

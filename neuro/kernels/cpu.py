@@ -71,7 +71,9 @@ def _build(source: str, out: Path) -> None:
 
 _LIBS: dict[tuple[str, torch.dtype], ctypes.CDLL] = {}
 _LOCK = threading.Lock()
-_REAL = {torch.float32: ("float", "_f32"), torch.float64: ("double", "_f64")}
+# Input dtype -> CPU variant (see source.CPU_VARIANTS). Half-precision inputs run on float32 copies
+# with each operation rounded as torch rounds it.
+VARIANTS = {torch.float32: "f32", torch.float64: "f64", torch.float16: "f16", torch.bfloat16: "bf16"}
 _SCALARS = [
     ctypes.c_int64,
     ctypes.c_int64,
@@ -88,56 +90,54 @@ def load_library(c_derivative: str, dtype: torch.dtype = torch.float32) -> ctype
     with _LOCK:
         if (c_derivative, dtype) in _LIBS:
             return _LIBS[c_derivative, dtype]
-        real, sfx = _REAL[dtype]
-        source = cpu_source(c_derivative, real)
+        variant = VARIANTS[dtype]
+        source = cpu_source(c_derivative, variant)
         key = "\n".join([source, " ".join(CFLAGS + ARCH_FLAGS), str(_compiler()), _cpu_id()])
         path = cache_dir() / hashlib.sha256(key.encode()).hexdigest()[:24] / "lif.so"
         if not path.exists():
             _build(source, path)
         lib = ctypes.CDLL(str(path))
-        lib.forward = getattr(lib, "neuro_lif_fwd" + sfx)
+        lib.forward = getattr(lib, "neuro_lif_fwd_" + variant)
         lib.forward.argtypes = [ctypes.c_void_p] * 5 + _SCALARS
-        lib.backward = getattr(lib, "neuro_lif_bwd" + sfx)
+        lib.backward = getattr(lib, "neuro_lif_bwd_" + variant)
         lib.backward.argtypes = [ctypes.c_void_p] * 8 + _SCALARS
         _LIBS[c_derivative, dtype] = lib
         return lib
+
+
+def compute_dtype(dtype: torch.dtype) -> torch.dtype:
+    """The dtype the kernel reads and writes: float64 stays, everything else runs in float32."""
+    return torch.float64 if dtype == torch.float64 else torch.float32
 
 
 def _ptr(t: torch.Tensor | None) -> int | None:
     return None if t is None else t.data_ptr()
 
 
+def _as(t: torch.Tensor | None, dtype: torch.dtype) -> torch.Tensor | None:
+    return None if t is None else t.to(dtype).contiguous()
+
+
 def lif_forward(x, v0, k, tau, v_threshold, v_reset, mode, c_derivative, saved_dtype):
     """Run the forward kernel on contiguous CPU ``x [T, N]``; returns ``(spikes, v_last, saved)``."""
     fn = load_library(c_derivative, x.dtype).forward
-    spikes, v_last = torch.empty_like(x), torch.empty_like(v0)
+    real = compute_dtype(x.dtype)
+    xr, v0r = _as(x, real), _as(v0, real)
+    spikes, v_last = torch.empty_like(xr), torch.empty_like(v0r)
     saved = torch.empty(x.shape, dtype=saved_dtype)
     T, N = x.shape
-    fn(
-        _ptr(x),
-        _ptr(v0),
-        _ptr(spikes),
-        _ptr(v_last),
-        _ptr(saved),
-        T,
-        N,
-        _ptr(k),
-        tau,
-        v_threshold,
-        v_reset,
-        mode,
-    )
-    return spikes, v_last, saved
+    fn(*map(_ptr, (xr, v0r, spikes, v_last, saved)), T, N, _ptr(k), tau, v_threshold, v_reset, mode)
+    return spikes.to(x.dtype), v_last.to(x.dtype), saved
 
 
 def lif_backward(grad_s, grad_v_last, saved, v0, x, k, tau, v_threshold, v_reset, mode, c_derivative):
     """Run the reverse pass; returns ``(grad_x, grad_v0, grad_k per neuron or None)``."""
     fn = load_library(c_derivative, v0.dtype).backward
-    grad_x, grad_v0 = torch.empty(saved.shape, dtype=v0.dtype), torch.empty_like(v0)
-    grad_k = torch.empty_like(v0) if k is not None else None
+    real = compute_dtype(v0.dtype)
+    grad_x = torch.empty(saved.shape, dtype=real)
+    grad_v0 = torch.empty(v0.shape, dtype=real)
+    grad_k = torch.empty(v0.shape, dtype=real) if k is not None else None
     T, N = saved.shape
-    fn(
-        _ptr(grad_s), _ptr(grad_v_last), _ptr(saved), _ptr(v0), _ptr(x), _ptr(grad_x), _ptr(grad_v0),
-        _ptr(grad_k), T, N, _ptr(k), tau, v_threshold, v_reset, mode,
-    )  # fmt: skip
-    return grad_x, grad_v0, grad_k
+    ins = (_as(grad_s, real), _as(grad_v_last, real), saved, _as(v0, real), _as(x, real))
+    fn(*map(_ptr, ins + (grad_x, grad_v0, grad_k)), T, N, _ptr(k), tau, v_threshold, v_reset, mode)
+    return grad_x.to(v0.dtype), grad_v0.to(v0.dtype), grad_k

@@ -8,6 +8,9 @@
  *               on CUDA, fp16 or bf16 rounding, so each operation rounds as torch's would),
  *   DIV_TAU(a)  a / tau as torch computes it (true division on the CPU; a * (1/tau) on CUDA,
  *               where torch turns division by a Python scalar into a multiplication),
+ *   SCALAR_ADD(c), SCALAR_MUL(c)  a Python scalar as torch uses it in an addition or a
+ *               multiplication (for half-precision inputs torch rounds some of them to the input's
+ *               precision first; identity for float and double),
  *   DEVICE      the function qualifier (static inline / __device__ __forceinline__).
  * Every operation below mirrors neuro/functional/lif.py and common.py in order, so the spikes are
  * bit-equal to the torch reference.
@@ -20,6 +23,7 @@
 typedef struct {
     int kind, decay, soft, detach, lean;
     REAL tau, inv_tau, k, vth, vr, r;
+    REAL vth_sub, r_sub, vth_mul, vr_mul; /* the scalars as the forward operations see them */
     /* reverse-pass coefficients, so that the backward loop has no branches:
      * hard (1 hard reset, 0 soft), keep_reset (0 under detach_reset), soft_vth (V_th if soft else 0),
      * gx_gain = dH/dX, leak = 1 - dH/dV_{t-1}, decay (1 if decay_input) */
@@ -34,12 +38,16 @@ DEVICE FN(lif_params) FN(make_params)(const double *kp, double tau, double vth, 
     p.soft = (mode & MODE_SOFT) != 0;
     p.detach = (mode & MODE_DETACH) != 0;
     p.lean = (mode & MODE_LEAN) != 0;
-    p.tau = (REAL)tau;
+    p.tau = SCALAR_MUL((REAL)tau);
     p.inv_tau = (REAL)1 / p.tau;
-    p.k = kp ? RND((REAL)kp[0]) : (REAL)0; /* torch casts the 0-d k to the input's dtype */
+    p.k = kp ? SCALAR_MUL((REAL)kp[0]) : (REAL)0;
     p.vth = (REAL)vth;
     p.vr = (REAL)vr;
     p.r = p.soft ? (REAL)0 : p.vr;
+    p.vth_sub = SCALAR_ADD(p.vth);
+    p.r_sub = SCALAR_ADD(p.r);
+    p.vth_mul = SCALAR_MUL(p.vth);
+    p.vr_mul = SCALAR_MUL(p.vr);
     p.hard = p.soft ? (REAL)0 : (REAL)1;
     p.keep_reset = p.detach ? (REAL)0 : (REAL)1;
     p.soft_vth = p.soft ? p.vth : (REAL)0;
@@ -60,18 +68,18 @@ DEVICE REAL FN(charge)(const FN(lif_params) *p, REAL x, REAL v)
     if (p->kind == KIND_IF)
         return RND(v + x);
     if (p->kind == KIND_LIF)
-        return p->decay ? RND(v + RND(DIV_TAU(RND(x - RND(v - p->r)))))
-                        : RND(RND(v - RND(DIV_TAU(RND(v - p->r)))) + x);
-    return p->decay ? RND(v + RND(RND(x - RND(v - p->r)) * p->k))
-                    : RND(RND(v - RND(RND(v - p->r) * p->k)) + x);
+        return p->decay ? RND(v + RND(DIV_TAU(RND(x - RND(v - p->r_sub)))))
+                        : RND(RND(v - RND(DIV_TAU(RND(v - p->r_sub)))) + x);
+    return p->decay ? RND(v + RND(RND(x - RND(v - p->r_sub)) * p->k))
+                    : RND(RND(v - RND(RND(v - p->r_sub) * p->k)) + x);
 }
 
 /* V_t from H_t and S_t (common.py: fire_and_reset). */
 DEVICE REAL FN(reset)(const FN(lif_params) *p, REAL h, REAL s)
 {
     if (p->soft)
-        return RND(h - RND(s * p->vth));
-    return RND(RND(s * p->vr) + RND(RND((REAL)1 - s) * h));
+        return RND(h - RND(s * p->vth_mul));
+    return RND(RND(s * p->vr_mul) + RND(RND((REAL)1 - s) * h));
 }
 
 /* One reverse step. From dL/dS_t (gs), dL/dV_t (*gv), H_t (h), H_t - V_th (y) and S_t (s), write

@@ -25,7 +25,7 @@ void FN(neuro_lif_fwd)(const REAL *x, const REAL *v0, REAL *spikes, REAL *v_last
 #pragma omp simd
                 for (int64_t j = 0; j < nb; j++) {
                     const REAL h = FN(charge)(&p, x[o + j], v[j]);
-                    const REAL y = RND(h - p.vth);
+                    const REAL y = RND(h - p.vth_sub);
                     const REAL s = y >= 0 ? (REAL)1 : (REAL)0;
                     spikes[o + j] = s;
                     v[j] = FN(reset)(&p, h, s);
@@ -36,7 +36,7 @@ void FN(neuro_lif_fwd)(const REAL *x, const REAL *v0, REAL *spikes, REAL *v_last
 #pragma omp simd
                 for (int64_t j = 0; j < nb; j++) {
                     const REAL h = FN(charge)(&p, x[o + j], v[j]);
-                    const REAL s = RND(h - p.vth) >= 0 ? (REAL)1 : (REAL)0;
+                    const REAL s = RND(h - p.vth_sub) >= 0 ? (REAL)1 : (REAL)0;
                     spikes[o + j] = s;
                     v[j] = FN(reset)(&p, h, s);
                     sv[j] = h;
@@ -59,7 +59,7 @@ static inline __attribute__((always_inline)) void FN(load_saved)(const FN(lif_pa
         *s = (bits & 0x8000u) ? (REAL)0 : (REAL)1; /* the sign of H - V_th is the spike */
     } else {
         *h = ((const REAL *)saved)[i];
-        *y = RND(*h - p->vth);
+        *y = RND(*h - p->vth_sub);
         *s = *y >= 0 ? (REAL)1 : (REAL)0;
     }
 }

@@ -17,7 +17,7 @@ extern "C" __global__ void FN(neuro_lif_fwd)(const STORAGE *x, const STORAGE *v0
     for (long long t = 0; t < T; t++) {
         const long long i = t * N + n;
         const REAL h = FN(charge)(&p, LOAD(x[i]), v);
-        const REAL y = RND(h - p.vth);
+        const REAL y = RND(h - p.vth_sub);
         const REAL s = y >= 0 ? (REAL)1 : (REAL)0;
         spikes[i] = STORE(s);
         v = FN(reset)(&p, h, s);
@@ -38,7 +38,7 @@ DEVICE void FN(load_saved)(const FN(lif_params) *p, const void *saved, long long
         *s = (bits & 0x8000u) ? (REAL)0 : (REAL)1; /* the sign of H - V_th is the spike */
     } else {
         *h = LOAD(((const STORAGE *)saved)[i]);
-        *y = RND(*h - p->vth);
+        *y = RND(*h - p->vth_sub);
         *s = *y >= 0 ? (REAL)1 : (REAL)0;
     }
 }

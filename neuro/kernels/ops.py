@@ -16,12 +16,20 @@ import torch
 from . import cpu, cuda
 from .source import KIND_PLIF, MODE_LEAN
 
-__all__ = ["lif_forward", "lif_backward", "saved_dtype"]
+__all__ = ["lif_forward", "lif_backward", "saved_dtype", "grad_k_dtype"]
 
 
-def saved_dtype(x_dtype: torch.dtype, mode: int) -> torch.dtype:
-    """What backward keeps per neuron-step: ``H`` in the input dtype, or ``H - V_th`` in bf16 (lean)."""
-    return torch.bfloat16 if mode & MODE_LEAN else x_dtype
+def saved_dtype(x: torch.Tensor, mode: int) -> torch.dtype:
+    """What backward keeps per neuron-step: ``H - V_th`` in bf16 (lean), else ``H`` in the dtype the
+    kernel computes in (float32 for half-precision CPU inputs, the input dtype otherwise)."""
+    if mode & MODE_LEAN:
+        return torch.bfloat16
+    return cpu.compute_dtype(x.dtype) if x.device.type == "cpu" else x.dtype
+
+
+def grad_k_dtype(v0: torch.Tensor) -> torch.dtype:
+    """The per-neuron leak gradient is summed in float64 for float64 inputs, float32 otherwise."""
+    return torch.float64 if v0.dtype == torch.float64 else torch.float32
 
 
 @torch.library.custom_op("neuro::lif_forward", mutates_args=(), device_types="cpu")
@@ -37,20 +45,18 @@ def lif_forward(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Fused forward: ``(spikes [T, N], v_last [N], saved [T, N])``."""
     k64 = None if k is None else k.detach().to(torch.float64).contiguous()
-    return cpu.lif_forward(x, v0, k64, tau, v_threshold, v_reset, mode, surrogate, saved_dtype(x.dtype, mode))
+    return cpu.lif_forward(x, v0, k64, tau, v_threshold, v_reset, mode, surrogate, saved_dtype(x, mode))
 
 
 @lif_forward.register_kernel("cuda")
 def _lif_forward_cuda(x, v0, k, tau, v_threshold, v_reset, mode, surrogate):
     k64 = None if k is None else k.detach().to(torch.float64).contiguous()
-    return cuda.lif_forward(
-        x, v0, k64, tau, v_threshold, v_reset, mode, surrogate, saved_dtype(x.dtype, mode)
-    )
+    return cuda.lif_forward(x, v0, k64, tau, v_threshold, v_reset, mode, surrogate, saved_dtype(x, mode))
 
 
 @lif_forward.register_fake
 def _lif_forward_fake(x, v0, k, tau, v_threshold, v_reset, mode, surrogate):
-    return torch.empty_like(x), torch.empty_like(v0), x.new_empty(x.shape, dtype=saved_dtype(x.dtype, mode))
+    return torch.empty_like(x), torch.empty_like(v0), x.new_empty(x.shape, dtype=saved_dtype(x, mode))
 
 
 @torch.library.custom_op("neuro::lif_backward", mutates_args=(), device_types="cpu")
@@ -72,7 +78,7 @@ def lif_backward(
     grad_x, grad_v0, grad_k = cpu.lif_backward(
         args[0], args[1], saved, v0, args[2], args[3], tau, v_threshold, v_reset, mode, surrogate
     )
-    return grad_x, grad_v0, grad_k if grad_k is not None else v0.new_empty(0)
+    return grad_x, grad_v0, grad_k if grad_k is not None else v0.new_empty(0, dtype=grad_k_dtype(v0))
 
 
 @lif_backward.register_kernel("cuda")
@@ -81,14 +87,13 @@ def _lif_backward_cuda(grad_spikes, grad_v_last, saved, v0, x, k, tau, v_thresho
     grad_x, grad_v0, grad_k = cuda.lif_backward(
         args[0], args[1], saved, v0, args[2], args[3], tau, v_threshold, v_reset, mode, surrogate
     )
-    return grad_x, grad_v0, grad_k if grad_k is not None else v0.new_empty(0, dtype=torch.float32)
+    return grad_x, grad_v0, grad_k if grad_k is not None else v0.new_empty(0, dtype=grad_k_dtype(v0))
 
 
 @lif_backward.register_fake
 def _lif_backward_fake(grad_spikes, grad_v_last, saved, v0, x, k, tau, v_threshold, v_reset, mode, surrogate):
     plif = (mode & 3) == KIND_PLIF
-    grad_k_dtype = v0.dtype if v0.device.type == "cpu" else torch.float32
-    grad_k = v0.new_empty(v0.shape if plif else (0,), dtype=grad_k_dtype)
+    grad_k = v0.new_empty(v0.shape if plif else (0,), dtype=grad_k_dtype(v0))
     return v0.new_empty(saved.shape), torch.empty_like(v0), grad_k
 
 

@@ -34,7 +34,8 @@ _CPU_PRELUDE = """
 #include <string.h>
 #define DEVICE static inline __attribute__((always_inline))
 #define DIV_TAU(a) ((a) / p->tau)
-#define RND(a) (a)
+#define SCALAR_ADD(c) RND(c) /* torch's CPU add/sub round a scalar to the input dtype; mul/div do not */
+#define SCALAR_MUL(c) (c)
 #define BLOCK {block}
 
 static inline uint16_t bf16_from_float(float f)
@@ -56,22 +57,9 @@ static inline float float_from_bf16(uint16_t b)
 }}
 """
 
-_CUDA_PRELUDE = """
+# CUDA intrinsics: what an emulation on the CPU must replace (see tests/neuro/test_kernels_cupy.py).
+CUDA_INTRINSICS = """
 #define DEVICE __device__ __forceinline__
-#define DIV_TAU(a) ((a) * p->inv_tau)
-#define REAL float
-#define SIGMOID(v) (1.0f / (1.0f + expf(-(v))))
-
-DEVICE unsigned short bf16_from_float(float f)
-{
-    unsigned int u = __float_as_uint(f);
-    if ((u & 0x7fffffffu) > 0x7f800000u)
-        return (unsigned short)((u >> 16) | 0x40u);
-    u += 0x7fffu + ((u >> 16) & 1u);
-    return (unsigned short)(u >> 16);
-}
-
-DEVICE float float_from_bf16(unsigned short b) { return __uint_as_float(((unsigned int)b) << 16); }
 
 DEVICE unsigned short f16_from_float(float f)
 {
@@ -86,6 +74,25 @@ DEVICE float float_from_f16(unsigned short h)
     asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
     return f;
 }
+"""
+
+_CUDA_SHARED = """
+#define DIV_TAU(a) ((a) * p->inv_tau)
+#define SCALAR_ADD(c) RND(c) /* torch's CUDA kernels read scalars cast to the input dtype */
+#define SCALAR_MUL(c) RND(c)
+#define REAL float
+#define SIGMOID(v) (1.0f / (1.0f + expf(-(v))))
+
+DEVICE unsigned short bf16_from_float(float f)
+{
+    unsigned int u = __float_as_uint(f);
+    if ((u & 0x7fffffffu) > 0x7f800000u)
+        return (unsigned short)((u >> 16) | 0x40u);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (unsigned short)(u >> 16);
+}
+
+DEVICE float float_from_bf16(unsigned short b) { return __uint_as_float(((unsigned int)b) << 16); }
 """
 
 # Storage types of the CUDA kernels: (suffix, STORAGE, LOAD(v), STORE(v), RND(a)).
@@ -111,26 +118,40 @@ def double_expression(expr: str) -> str:
     return re.sub(r"(?<=[0-9.])f\b", "", expr)
 
 
-def cpu_source(c_derivative: str, real: str) -> str:
-    """C source of the CPU kernels for ``real`` (``"float"`` or ``"double"``) and one surrogate derivative.
+# CPU variants: compute type, name suffix, and the rounding that mimics torch's per-operation
+# rounding for half-precision inputs (the kernel then reads and writes float32 copies).
+CPU_VARIANTS = {
+    "f32": ("float", "(a)"),
+    "f64": ("double", "(a)"),
+    "f16": ("float", "((float)(_Float16)(a))"),
+    "bf16": ("float", "float_from_bf16(bf16_from_float(a))"),
+}
 
-    The functions are ``neuro_lif_fwd_f32``/``neuro_lif_bwd_f32`` (or ``_f64``); each compute type is
-    its own library, so a float32 model never waits for the double build.
+
+def cpu_source(c_derivative: str, variant: str) -> str:
+    """C source of the CPU kernels ``neuro_lif_fwd_<variant>``/``neuro_lif_bwd_<variant>``.
+
+    ``variant`` is a key of :data:`CPU_VARIANTS`; each is its own library, so a float32 model
+    never waits for the other builds.
     """
+    real, rnd = CPU_VARIANTS[variant]
     if real == "float":
-        sfx, sigmoid, sg = "_f32", "(1.0f / (1.0f + expf(-(v))))", c_derivative
+        sigmoid, sg = "(1.0f / (1.0f + expf(-(v))))", c_derivative
     else:
-        sfx, sigmoid, sg = "_f64", "(1.0 / (1.0 + exp(-(v))))", double_expression(c_derivative)
-    defines = f"#define REAL {real}\n#define SFX {sfx}\n#define SIGMOID(v) {sigmoid}\n#define SG(x) ({sg})\n"
+        sigmoid, sg = "(1.0 / (1.0 + exp(-(v))))", double_expression(c_derivative)
+    defines = (
+        f"#define REAL {real}\n#define SFX _{variant}\n#define RND(a) {rnd}\n"
+        f"#define SIGMOID(v) {sigmoid}\n#define SG(x) ({sg})\n"
+    )
     return "\n".join(
         [_COMMON, _CPU_PRELUDE.format(block=CPU_BLOCK), defines, _read("lif_core.h"), _read("lif_cpu.c")]
     )
 
 
-def cuda_source(c_derivative: str) -> str:
-    """CUDA source of the kernels for float32, float16 and bfloat16 storage (compute in float)."""
+def cuda_kernels(c_derivative: str) -> str:
+    """The CUDA kernels for float32, float16 and bfloat16 storage (compute in float), without intrinsics."""
     core, kernels = _read("lif_core.h"), _read("lif_cuda.cu")
-    parts = [_COMMON, _CUDA_PRELUDE, f"#define SG(x) ({c_derivative})\n"]
+    parts = [_COMMON, _CUDA_SHARED, f"#define SG(x) ({c_derivative})\n"]
     for sfx, (storage, load, store, rnd) in CUDA_STORAGE.items():
         parts.append(
             f"#define SFX _{sfx}\n#define STORAGE {storage}\n#define LOAD(v) {load}\n"
@@ -138,3 +159,8 @@ def cuda_source(c_derivative: str) -> str:
         )
         parts += [core, kernels, "#undef SFX\n#undef STORAGE\n#undef LOAD\n#undef STORE\n#undef RND\n"]
     return "\n".join(parts)
+
+
+def cuda_source(c_derivative: str) -> str:
+    """CUDA source for NVRTC: the intrinsics, then :func:`cuda_kernels`."""
+    return CUDA_INTRINSICS + cuda_kernels(c_derivative)

@@ -1,0 +1,264 @@
+"""Fused CPU kernels vs the torch reference: bit-equal spikes, allclose gradients, dispatch, memory modes."""
+
+import itertools
+import warnings
+
+import pytest
+import torch
+
+import neuro
+from neuro import functional as F
+from neuro import kernels
+from neuro import surrogate as S
+from neuro.kernels import cpu, run_multi_step
+
+STEPS = {
+    F.IFParameters: F.if_step,
+    F.LIFParameters: F.lif_step,
+    F.ParametricLIFParameters: F.plif_step,
+}
+
+
+def _params(kind, soft, decay, detach, surrogate=None):
+    fire = dict(
+        v_threshold=0.9, v_reset=None if soft else -0.1, detach_reset=detach, surrogate=surrogate or S.ATan()
+    )
+    if kind == "IF":
+        return F.IFParameters(**fire)
+    if kind == "LIF":
+        return F.LIFParameters(tau=3.7, decay_input=decay, **fire)
+    w = torch.tensor(F.plif_weight_for_tau(2.3), requires_grad=True)
+    return F.ParametricLIFParameters(w=w, decay_input=decay, **fire)
+
+
+def _inputs(shape=(7, 3, 21), dtype=torch.float32, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = (torch.randn(shape, generator=g) * 1.2 + 0.6).to(dtype)
+    v0 = (torch.randn(shape[1:], generator=g) * 0.5).to(dtype)
+    return x, v0
+
+
+def _run(p, backend, x, v0, memory="exact", use_spikes=True):
+    """Spikes, final potential and the gradients of a loss on both, wrt input, v0 and (PLIF) w."""
+    x = x.clone().requires_grad_()
+    v0 = v0.clone().requires_grad_()
+    spikes, state = run_multi_step(STEPS[type(p)], x, F.LIFState(v0), p, backend, memory)
+    g = torch.Generator().manual_seed(1)
+    weight_s = torch.randn(spikes.shape, generator=g).to(spikes.dtype)
+    weight_v = torch.randn(state.v.shape, generator=g).to(spikes.dtype)
+    loss = (state.v * weight_v).sum() + ((spikes * weight_s).sum() if use_spikes else 0)
+    leaves = [x, v0] + ([p.w] if isinstance(p, F.ParametricLIFParameters) else [])
+    grads = torch.autograd.grad(loss, leaves)
+    return spikes.detach(), state.v.detach(), grads
+
+
+def _assert_close_grads(ref, got, rtol=1e-4, atol=1e-5):
+    """Input and v0 gradients to (rtol, atol); the float32 leak weight's to float32 precision at least."""
+    for i, (a, b) in enumerate(zip(ref, got, strict=True)):
+        tol = (rtol, atol) if i < 2 else (max(rtol, 1e-4), max(atol, 1e-5))
+        torch.testing.assert_close(b.double(), a.double(), rtol=tol[0], atol=tol[1])
+
+
+CASES = [
+    c
+    for c in itertools.product(("IF", "LIF", "PLIF"), (False, True), (False, True), (False, True))
+    if not (c[0] == "IF" and c[2])  # IF has no decay_input
+]
+
+
+@pytest.mark.parametrize("kind,soft,decay,detach", CASES)
+def test_cpu_matches_reference(kind, soft, decay, detach):
+    p = _params(kind, soft, decay, detach)
+    x, v0 = _inputs()
+    ref = _run(p, "torch", x, v0)
+    got = _run(p, "cpu", x, v0)
+    assert ref[0].sum() > 0 and ref[0].sum() < ref[0].numel()  # some neurons fire, some do not
+    assert torch.equal(got[0], ref[0])
+    assert torch.equal(got[1], ref[1])
+    _assert_close_grads(ref[2], got[2])
+
+
+@pytest.mark.parametrize(
+    "surrogate",
+    [
+        S.Sigmoid(),
+        S.FastSigmoid(),
+        S.Triangle(),
+        S.Erf(),
+        S.PiecewiseQuadratic(),
+        S.StraightThrough(alpha=0.5),
+    ],
+    ids=lambda s: type(s).__name__,
+)
+def test_every_surrogate_gives_the_reference_gradient(surrogate):
+    p = _params("LIF", False, True, False, surrogate)
+    x, v0 = _inputs((5, 2, 13))
+    ref, got = _run(p, "torch", x, v0), _run(p, "cpu", x, v0)
+    assert torch.equal(got[0], ref[0])
+    _assert_close_grads(ref[2], got[2])
+
+
+@pytest.mark.parametrize(
+    "dtype,rtol,atol",
+    [(torch.float64, 1e-10, 1e-12), (torch.float16, 2e-2, 2e-3), (torch.bfloat16, 5e-2, 2e-2)],
+    ids=str,
+)
+@pytest.mark.parametrize("kind,soft", [("LIF", False), ("PLIF", True), ("IF", False)])
+def test_other_dtypes_give_bit_equal_spikes(dtype, rtol, atol, kind, soft):
+    p = _params(kind, soft, True, False)
+    x, v0 = _inputs((6, 4, 50), dtype=dtype)
+    ref, got = _run(p, "torch", x, v0), _run(p, "cpu", x, v0)
+    assert got[0].dtype == dtype and got[1].dtype == dtype
+    assert torch.equal(got[0], ref[0])
+    assert torch.equal(got[1], ref[1])
+    # half-precision reference gradients round at every op, the kernel's run in float32; the leak
+    # weight's gradient (a sum over all neurons) is only compared in float64, where both are accurate
+    n = 3 if dtype == torch.float64 else 2
+    _assert_close_grads(ref[2][:n], got[2][:n], rtol=rtol, atol=atol)
+
+
+def test_gradient_through_final_state_only():
+    p = _params("PLIF", False, True, False)
+    x, v0 = _inputs()
+    ref = _run(p, "torch", x, v0, use_spikes=False)
+    got = _run(p, "cpu", x, v0, use_spikes=False)
+    _assert_close_grads(ref[2], got[2])
+
+
+@pytest.mark.parametrize("memory", ["exact", "lean"])
+def test_chunks_with_carried_state_equal_one_run(memory):
+    p = _params("LIF", False, True, False)
+    x, _ = _inputs((9, 2, 17))
+    whole = x.clone().requires_grad_()
+    spikes, _ = run_multi_step(F.lif_step, whole, None, p, "cpu", memory)
+    spikes.sum().backward()
+    chunked = x.clone().requires_grad_()
+    state, parts = None, []
+    for piece in chunked.split([4, 1, 4]):
+        z, state = run_multi_step(F.lif_step, piece, state, p, "cpu", memory)
+        parts.append(z)
+    torch.cat(parts).sum().backward()
+    assert torch.equal(torch.cat(parts), spikes)
+    torch.testing.assert_close(chunked.grad, whole.grad, rtol=1e-6, atol=1e-7)
+
+
+def _saved_bytes(fn):
+    """Bytes autograd keeps for backward while ``fn`` runs (tensors packed by saved_tensors_hooks)."""
+    seen = {}
+
+    def pack(t):
+        seen[t.data_ptr(), t.dtype] = t.numel() * t.element_size()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        out = fn()
+    return sum(seen.values()), out
+
+
+@pytest.mark.parametrize("kind,soft", [("LIF", False), ("PLIF", True)])
+def test_lean_mode_keeps_two_bytes_per_neuron_step_and_close_gradients(kind, soft):
+    p = _params(kind, soft, True, False)
+    x, v0 = _inputs((8, 4, 64))
+    T, N = 8, 4 * 64
+    x = x.requires_grad_()
+    exact_bytes, _ = _saved_bytes(
+        lambda: run_multi_step(STEPS[type(p)], x, F.LIFState(v0), p, "cpu", "exact")
+    )
+    lean_bytes, _ = _saved_bytes(lambda: run_multi_step(STEPS[type(p)], x, F.LIFState(v0), p, "cpu", "lean"))
+    # per neuron-step: H in float32 vs H - V_th in bf16; plus v0 (and, for PLIF, the input it needs)
+    extra = N * 4 + (T * N * 4 if kind == "PLIF" else 0) + (4 if kind == "PLIF" else 0)
+    assert exact_bytes - extra == 4 * T * N
+    assert lean_bytes - extra == 2 * T * N
+    ref, lean = _run(p, "torch", x.detach(), v0), _run(p, "cpu", x.detach(), v0, memory="lean")
+    assert torch.equal(lean[0], ref[0])  # the sign of H - V_th is kept exactly
+    for a, b in zip(ref[2], lean[2], strict=True):
+        assert float((a - b).norm() / a.norm()) < 0.02
+
+
+def test_fake_tensors_and_autograd_pass_opcheck():
+    x, v0 = _inputs((4, 1, 9))
+    k = torch.tensor(0.4, requires_grad=True)
+    args = (x.reshape(4, 9).requires_grad_(), v0.reshape(9), k, 1.0, 1.0, 0.0, 2 | 4, S.ATan().c_derivative)
+    torch.library.opcheck(torch.ops.neuro.lif_forward.default, args)
+
+
+def test_torch_compile_fullgraph_matches_eager():
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(
+        neuro.TimeDistributed(torch.nn.Linear(5, 8)), neuro.ParametricLIF(backend="cpu")
+    )
+    net[1].check_finite = False  # a data-dependent check; compiled graphs skip it
+    x = torch.randn(4, 2, 5)
+    eager = net(x)
+    eager.sum().backward()
+    grads = [q.grad.clone() for q in net.parameters()]
+    net.zero_grad()
+    neuro.reset(net)
+    compiled = torch.compile(net, backend="aot_eager", fullgraph=True)(x)
+    compiled.sum().backward()
+    assert torch.equal(compiled, eager)
+    for a, q in zip(grads, net.parameters(), strict=True):
+        torch.testing.assert_close(q.grad, a)
+
+
+def test_modules_take_the_backend():
+    x, _ = _inputs((6, 2, 11))
+    outs = {b: neuro.LIF(tau=2.5, v_reset=None, backend=b)(x) for b in ("torch", "cpu", "auto")}
+    assert torch.equal(outs["cpu"], outs["torch"]) and torch.equal(outs["auto"], outs["torch"])
+
+
+def test_auto_picks_the_fused_kernel_where_one_exists():
+    x, _ = _inputs()
+    assert kernels.resolve_backend("auto", _params("LIF", False, True, False), x) == "cpu"
+    assert kernels.resolve_backend("auto", F.ALIFParameters(), x) == "torch"
+    assert kernels.resolve_backend("auto", F.CubaLIFParameters(), x) == "torch"
+    assert kernels.resolve_backend("auto", _params("IF", False, False, False), x.half()) == "torch"
+
+
+@pytest.mark.parametrize(
+    "call,match",
+    [
+        (
+            lambda x: run_multi_step(F.alif_step, x, None, F.ALIFParameters(), "cpu"),
+            "IF, LIF and ParametricLIF",
+        ),
+        (lambda x: run_multi_step(F.lif_step, x, None, F.LIFParameters(), "cupy"), "CUDA tensors"),
+        (lambda x: run_multi_step(F.lif_step, x, None, F.LIFParameters(), "gpu"), "backend must be one of"),
+        (lambda x: run_multi_step(F.lif_step, x, None, F.LIFParameters(), "cpu", "small"), "memory must be"),
+        (lambda x: run_multi_step(F.lif_step, x, None, F.LIFParameters(), "torch", "lean"), "fused backend"),
+        (lambda x: run_multi_step(F.lif_step, x, F.LIFState(x[0, :1]), F.LIFParameters(), "cpu"), "shape"),
+        (lambda x: run_multi_step(F.lif_step, x[0, 0], None, F.LIFParameters(), "cpu"), r"\[T, B, \.\.\.\]"),
+    ],
+)
+def test_bad_requests_name_the_problem(call, match):
+    x, _ = _inputs((3, 2, 4))
+    with pytest.raises(ValueError, match=match):
+        call(x)
+
+
+def test_missing_compiler_falls_back_to_torch_with_one_warning(monkeypatch, tmp_path):
+    monkeypatch.setenv("NEURO_KERNEL_CACHE", str(tmp_path))
+    monkeypatch.setattr(cpu, "_compiler", lambda: None)
+    monkeypatch.setattr(kernels, "_warned_no_cpu_kernel", False)
+    p = _params("LIF", False, True, False, S.ATan(alpha=2.5))  # a surrogate not built in this session
+    x, v0 = _inputs((3, 2, 5))
+    with pytest.warns(UserWarning, match="no C compiler"):
+        got = run_multi_step(F.lif_step, x, None, p, "cpu")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        run_multi_step(F.lif_step, x, None, p, "auto")
+    assert torch.equal(got[0], run_multi_step(F.lif_step, x, None, p, "torch")[0])
+
+
+def test_library_is_built_once_into_the_cache(monkeypatch, tmp_path):
+    monkeypatch.setenv("NEURO_KERNEL_CACHE", str(tmp_path))
+    expr = S.FastSigmoid(alpha=7.0).c_derivative
+    cpu.load_library(expr)
+    assert len(list(tmp_path.glob("*/lif.so"))) == 1
+    monkeypatch.delitem(cpu._LIBS, (expr, torch.float32))
+
+    def no_build(*args):
+        raise AssertionError("rebuilt a cached library")
+
+    monkeypatch.setattr(cpu, "_build", no_build)
+    cpu.load_library(expr)
