@@ -99,7 +99,10 @@ def firing_rate_heatmap(
     if len(steps) != 1:
         raise ValueError(f"all layers must have the same number of time steps, got {sorted(steps)}")
     rates = np.stack([s.reshape(s.shape[0], -1).mean(1).numpy() for s in layers.values()])
-    fig = Figure(figsize=(1.8 + 0.6 * rates.shape[1], 1.2 + 0.45 * len(layers)), layout="constrained")
+    label_width = 0.08 * max(len(name) for name in layers)  # inches for the layer names
+    fig = Figure(
+        figsize=(2.6 + label_width + 0.6 * rates.shape[1], 1.4 + 0.45 * len(layers)), layout="constrained"
+    )
     ax = fig.subplots()
     image = ax.imshow(rates, aspect="auto", cmap="viridis", vmin=0, vmax=max(float(rates.max()), 1e-6))
     ax.set_yticks(range(len(layers)), list(layers))
@@ -109,7 +112,7 @@ def firing_rate_heatmap(
     if rates.size <= 200:
         for (i, j), value in np.ndenumerate(rates):
             color = "white" if value < 0.6 * rates.max() else "black"
-            ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=7, color=color)
+            ax.text(j, i, f"{value:.3f}", ha="center", va="center", fontsize=7, color=color)
     fig.colorbar(image, ax=ax, label="firing rate (spikes / neuron / step)")
     ax.set_title(title or "Firing rate per layer and time step")
     return save_figure(fig, path)

@@ -1,0 +1,61 @@
+"""Energy per image and per caption of an ASH-Net, and of its ANN twin, with :mod:`neuro.energy`."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import replace
+
+import torch
+from torch import nn
+
+import neuro
+from neuro.energy import HOROWITZ_45NM, EnergyCosts, EnergyMeter, EnergyReport
+
+__all__ = ["ann_twin", "image_energy", "text_energy"]
+
+
+def ann_twin(model) -> nn.Module:
+    """The same ASH-Net with its spiking branch made an ANN of the same shape.
+
+    Every spiking neuron becomes a ReLU, the encoding is direct and there is one time step: the
+    same layers, run once on real values, so every synaptic operation is a MAC.
+    """
+    if not model.has_snn:
+        raise ValueError("this model has no spiking branch to replace (model.abstract.enabled: false)")
+    neuro.reset(model)  # the copy should not carry (or fail to copy) the last forward's state
+    twin = copy.deepcopy(model)
+    encoder = twin.abstract
+    encoder.cfg = replace(encoder.cfg, time_steps=1, encoding="direct")
+    for parent in list(encoder.modules()):
+        for name, child in list(parent.named_children()):
+            if isinstance(child, neuro.SpikingNeuron):
+                setattr(parent, name, nn.ReLU())
+    return twin.eval()
+
+
+def _batches(x, batch_size: int):
+    return [x[i : i + batch_size] for i in range(0, len(x), batch_size)]
+
+
+@torch.no_grad()
+def image_energy(
+    model, images: torch.Tensor, batch_size: int = 16, costs: EnergyCosts = HOROWITZ_45NM
+) -> EnergyReport:
+    """Operations and energy per image of ``model.encode_image`` (backbone, spiking branch, head)."""
+    model.eval()
+    with EnergyMeter(model, costs) as meter:
+        for batch in _batches(images, batch_size):
+            model.encode_image(batch)
+    return meter.report(len(images))
+
+
+@torch.no_grad()
+def text_energy(
+    model, captions: list[str], batch_size: int = 16, costs: EnergyCosts = HOROWITZ_45NM
+) -> EnergyReport:
+    """Operations and energy per caption of ``model.encode_text`` (tokenizer excluded)."""
+    model.eval()
+    with EnergyMeter(model, costs) as meter:
+        for batch in _batches(captions, batch_size):
+            model.encode_text(batch)
+    return meter.report(len(captions))

@@ -1,0 +1,136 @@
+"""ASH-Net plots: retrieval grids (image to captions, caption to images) and one run's training curves."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from neuro.viz import save_figure
+
+from .training.logger import read_metrics
+
+__all__ = ["image_to_text_grid", "text_to_image_grid", "training_curves"]
+
+HIT, MISS = "tab:green", "tab:gray"
+
+
+def _image(ax, image: torch.Tensor) -> None:
+    ax.imshow(image.permute(1, 2, 0).clamp(0, 1).numpy())
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def _check_k(k: int, available: int) -> int:
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+    return min(k, available)
+
+
+def image_to_text_grid(
+    images: torch.Tensor,
+    captions: list[str],
+    similarity: torch.Tensor,
+    text_image: torch.Tensor,
+    queries: list[int],
+    k: int = 5,
+    path: str | Path | None = None,
+) -> Figure:
+    """For each query image, its ``k`` best captions with their cosine similarity; its own captions in green.
+
+    ``images [n_images, 3, S, S]``, ``captions`` (every caption), ``similarity [n_images, n_texts]``,
+    ``text_image [n_texts]`` (the image each caption belongs to), ``queries``: image indices.
+    """
+    k = _check_k(k, len(captions))
+    fig = Figure(figsize=(9, 1.9 * len(queries) + 0.6), layout="constrained")
+    grid = fig.subplots(len(queries), 2, squeeze=False, width_ratios=[1, 4])
+    for (ax_img, ax_txt), q in zip(grid, queries, strict=True):
+        _image(ax_img, images[q])
+        ax_img.set_title(f"query image {q}", fontsize=8)
+        scores, best = similarity[q].topk(k)
+        ax_txt.axis("off")
+        for rank, (score, t) in enumerate(zip(scores.tolist(), best.tolist(), strict=True)):
+            hit = int(text_image[t]) == q
+            line = f"{rank + 1}. {'✓' if hit else '✗'} {score:+.2f}  {textwrap.shorten(captions[t], 70)}"
+            ax_txt.text(0, 1 - (rank + 0.5) / k, line, color=HIT if hit else MISS, va="center", fontsize=9)
+    fig.suptitle(f"Image → text: top {k} captions (✓ green: a caption of the query image; cosine similarity)")
+    return save_figure(fig, path)
+
+
+def text_to_image_grid(
+    images: torch.Tensor,
+    captions: list[str],
+    similarity: torch.Tensor,
+    text_image: torch.Tensor,
+    queries: list[int],
+    k: int = 5,
+    path: str | Path | None = None,
+) -> Figure:
+    """For each query caption, its ``k`` best images with their cosine similarity; its own image framed green.
+
+    Arguments as in :func:`image_to_text_grid`; ``queries`` are caption indices.
+    """
+    k = _check_k(k, len(images))
+    fig = Figure(figsize=(2.2 + 1.5 * k, 1.8 * len(queries) + 0.6), layout="constrained")
+    grid = fig.subplots(len(queries), k + 1, squeeze=False, width_ratios=[2.2] + [1.5] * k)
+    for row, t in zip(grid, queries, strict=True):
+        row[0].axis("off")
+        row[0].text(0, 0.5, "\n".join(textwrap.wrap(captions[t], 24)[:5]), va="center", fontsize=9)
+        row[0].set_title(f"query caption {t}", fontsize=8, loc="left")
+        scores, best = similarity[:, t].topk(k)
+        for rank, (ax, score, i) in enumerate(zip(row[1:], scores.tolist(), best.tolist(), strict=True)):
+            _image(ax, images[i])
+            hit = i == int(text_image[t])
+            for spine in ax.spines.values():
+                spine.set_edgecolor(HIT if hit else MISS)
+                spine.set_linewidth(4 if hit else 1)
+            ax.set_title(
+                f"{rank + 1}. {'✓' if hit else ''} {score:+.2f}", fontsize=8, color=HIT if hit else "black"
+            )
+    fig.suptitle(f"Text → image: top {k} images (✓ green frame: the caption's own image; cosine similarity)")
+    return save_figure(fig, path)
+
+
+def training_curves(run_or_metrics: str | Path, path: str | Path | None = None) -> Figure:
+    """Loss of each objective, learning rate and validation recall against step, from ``metrics.jsonl``."""
+    source = Path(run_or_metrics)
+    file = source / "metrics.jsonl" if source.is_dir() else source
+    if not file.is_file():
+        raise FileNotFoundError(f"no metrics file at {file}")
+    events = read_metrics(file)
+    train = [e for e in events if e.get("event") == "train"]
+    evals = [e for e in events if e.get("event") == "eval"]
+    if not train:
+        raise ValueError(f"{file} has no training events to plot")
+    fig = Figure(figsize=(12, 3.6), layout="constrained")
+    ax_loss, ax_lr, ax_recall = fig.subplots(1, 3)
+    steps = [e["step"] for e in train]
+    losses = [key for key in ("total", "itc", "st", "stua") if any(key in e for e in train)]
+    for key in losses:
+        ax_loss.plot(
+            steps, [e.get(key, np.nan) for e in train], label=key, linewidth=2 if key == "total" else 1
+        )
+    ax_loss.set(xlabel="step", ylabel="loss", title="Training losses")
+    ax_loss.legend(fontsize=8)
+    ax_lr.plot(steps, [e.get("lr", np.nan) for e in train], color="tab:purple")
+    ax_lr.set(xlabel="step", ylabel="learning rate", title="Learning rate")
+    ax_lr.ticklabel_format(axis="y", style="sci", scilimits=(-2, 2))
+    if evals:
+        for key, style in (("i2t_r1", "-o"), ("t2i_r1", "--s"), ("i2t_r5", "-^"), ("t2i_r5", "--v")):
+            if any(key in e for e in evals):
+                ax_recall.plot(
+                    [e["step"] for e in evals], [e.get(key, np.nan) for e in evals], style, ms=4, label=key
+                )
+        ax_recall.legend(fontsize=8)
+    else:
+        ax_recall.text(0.5, 0.5, "no validation events\n(eval_every: 0?)", ha="center", va="center")
+    ax_recall.set(xlabel="step", ylabel="recall (%)", title="Validation recall")
+    for ax in (ax_loss, ax_lr, ax_recall):
+        ax.grid(alpha=0.3)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    fig.suptitle(f"Training curves: {file.parent.name}")
+    return save_figure(fig, path)
