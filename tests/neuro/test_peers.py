@@ -171,7 +171,8 @@ def _run_leaky(leaky, x):
     return torch.stack(spikes), torch.stack(mems)
 
 
-def _leaky_pair(tau, reset_mechanism, reset_delay, threshold=1.0):
+def _leaky_pair(tau, reset_mechanism, reset_delay, backend="auto", threshold=1.0):
+    """snnTorch's ``Leaky`` and the ``neuro.LIF`` documented as its equivalent in docs/peers.md."""
     leaky = snntorch.Leaky(
         beta=1 - 1 / tau,
         threshold=threshold,
@@ -186,9 +187,35 @@ def _leaky_pair(tau, reset_mechanism, reset_delay, threshold=1.0):
         v_reset=None if reset_mechanism == "subtract" else 0.0,
         detach_reset=reset_delay,
         surrogate=ns.ATan(alpha=2.0),
+        backend=backend,
     )
-    ours.record_v = True
     return leaky, ours
+
+
+def _run_both(leaky, ours, x):
+    """Spikes, potentials and input gradients (of the spike sum) of snnTorch's and our neuron.
+
+    Our potentials come from a second, recording run (``record_v`` runs the reference loop);
+    its spikes must equal the first run's.
+    """
+    x_sn = x.clone().requires_grad_()
+    x_ours = x.clone().requires_grad_()
+    s_sn, mem_sn = _run_leaky(leaky, x_sn)
+    s_ours = ours(x_ours)
+    s_sn.sum().backward()
+    s_ours.sum().backward()
+    recording = neuro.LIF(backend="torch", **vars(ours.params))
+    recording.record_v = True
+    assert torch.equal(recording(x), s_ours)
+    return (s_sn.detach(), mem_sn.detach(), x_sn.grad), (s_ours.detach(), recording.v_seq, x_ours.grad)
+
+
+def _assert_same_gradient(ours, peer, backend):
+    """Bit-equal from our reference loop; the fused kernel sums in another order (ulp-level)."""
+    if backend == "torch":
+        assert torch.equal(ours, peer)
+    else:
+        torch.testing.assert_close(ours, peer, rtol=1e-5, atol=1e-7)
 
 
 def _below_threshold_input(T=48, threshold=1.0, seed=0):
@@ -197,62 +224,49 @@ def _below_threshold_input(T=48, threshold=1.0, seed=0):
     return torch.rand((T, 4, 16), generator=g) * threshold - 0.1
 
 
+@BACKENDS
 @pytest.mark.parametrize("reset_mechanism", ["subtract", "zero"])
 @pytest.mark.parametrize("tau", [2.0, 4.0])
-def test_lif_equals_snntorch_leaky_without_reset_delay(tau, reset_mechanism):
+def test_lif_equals_snntorch_leaky_without_reset_delay(tau, reset_mechanism, backend):
     """``Leaky(beta=1-1/tau, reset_delay=False)`` is our ``decay_input=False`` LIF, bit for bit.
 
     For ``tau`` a power of two, ``1/tau`` and ``beta`` are exact, so ``V - V/tau`` and ``beta*V``
     are the same correctly rounded number: potentials and gradients are bit-equal too.
     """
-    leaky, ours = _leaky_pair(tau, reset_mechanism, reset_delay=False)
-    x = _below_threshold_input()
-    x_sn = x.clone().requires_grad_()
-    x_ours = x.clone().requires_grad_()
-    s_sn, mem_sn = _run_leaky(leaky, x_sn)
-    s_ours = ours(x_ours)
+    leaky, ours = _leaky_pair(tau, reset_mechanism, reset_delay=False, backend=backend)
+    (s_sn, mem_sn, g_sn), (s_ours, v_ours, g_ours) = _run_both(leaky, ours, _below_threshold_input())
     assert 0 < s_sn.mean() < 1
     assert torch.equal(s_sn, s_ours)
-    assert torch.equal(mem_sn.detach(), ours.v_seq)
-    s_sn.sum().backward()
-    s_ours.sum().backward()
-    assert torch.equal(x_sn.grad, x_ours.grad)
+    assert torch.equal(mem_sn, v_ours)
+    _assert_same_gradient(g_ours, g_sn, backend)
 
 
-def test_lif_matches_snntorch_leaky_for_inexact_beta():
+@BACKENDS
+def test_lif_matches_snntorch_leaky_for_inexact_beta(backend):
     """With ``tau=3`` ``beta*V`` and ``V - V/tau`` may round differently (1 ulp): potentials allclose."""
-    leaky, ours = _leaky_pair(3.0, "subtract", reset_delay=False)
+    leaky, ours = _leaky_pair(3.0, "subtract", reset_delay=False, backend=backend)
     x = _below_threshold_input(seed=3)
-    x_sn = x.clone().requires_grad_()
-    x_ours = x.clone().requires_grad_()
-    s_sn, mem_sn = _run_leaky(leaky, x_sn)
-    s_ours = ours(x_ours)
+    (s_sn, mem_sn, g_sn), (s_ours, v_ours, g_ours) = _run_both(leaky, ours, x)
     assert torch.equal(s_sn, s_ours)  # no potential lands within an ulp of the threshold here
-    torch.testing.assert_close(ours.v_seq, mem_sn.detach(), rtol=0, atol=1e-6)
-    s_sn.sum().backward()
-    s_ours.sum().backward()
-    torch.testing.assert_close(x_ours.grad, x_sn.grad, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(v_ours, mem_sn, rtol=0, atol=1e-6)
+    torch.testing.assert_close(g_ours, g_sn, rtol=1e-5, atol=1e-5)
 
 
-def test_lif_equals_snntorch_leaky_zero_reset_with_delay():
+@BACKENDS
+def test_lif_equals_snntorch_leaky_zero_reset_with_delay(backend):
     """snnTorch's default ``reset_delay=True`` with ``reset_mechanism='zero'``: same spikes, the
     gradient of ``detach_reset=True`` (snnTorch detaches its delayed reset), and snnTorch's ``mem``
     is our potential *before* the reset, ``H``.
     """
-    leaky, ours = _leaky_pair(2.0, "zero", reset_delay=True)
+    leaky, ours = _leaky_pair(2.0, "zero", reset_delay=True, backend=backend)
     x = _below_threshold_input(seed=1) * 1.8  # inputs above threshold are fine for a zero reset
-    x_sn = x.clone().requires_grad_()
-    x_ours = x.clone().requires_grad_()
-    s_sn, mem_sn = _run_leaky(leaky, x_sn)
-    s_ours = ours(x_ours)
+    (s_sn, mem_sn, g_sn), (s_ours, v_ours, g_ours) = _run_both(leaky, ours, x)
     assert 0 < s_sn.mean() < 1
     assert torch.equal(s_sn, s_ours)
-    fired = s_ours.detach().bool()
-    assert torch.equal(mem_sn.detach()[~fired], ours.v_seq[~fired])  # no spike: H == V
-    assert bool((mem_sn.detach()[fired] > 1.0).all()) and bool((ours.v_seq[fired] == 0).all())
-    s_sn.sum().backward()
-    s_ours.sum().backward()
-    assert torch.equal(x_sn.grad, x_ours.grad)
+    fired = s_ours.bool()
+    assert torch.equal(mem_sn[~fired], v_ours[~fired])  # no spike: H == V
+    assert bool((mem_sn[fired] > 1.0).all()) and bool((v_ours[fired] == 0).all())
+    _assert_same_gradient(g_ours, g_sn, backend)
 
 
 def test_snntorch_subtract_with_reset_delay_differs_when_leaky():
