@@ -151,11 +151,18 @@ def plot_membranes(current, v, spikes, path: Path, n_neurons: int = 3) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("runs/neuron_basics"))
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("runs/neuron_basics"),
+        help="folder for the two PNGs (default runs/neuron_basics)",
+    )
     parser.add_argument(
         "--steps", type=int, default=60, help="time steps T (default 60)"
     )
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--seed", type=int, default=0, help="spikes and weights (default 0)"
+    )
     args = parser.parse_args(argv)
 
     photo = load_photo()
@@ -174,8 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     plot_membranes(
         first_current, first_v, layer_spikes[0], args.out / "membrane_trace.png"
     )
-    for name, rate in monitor.firing_rates().items():
-        print(f"layer {name}: firing rate {rate:.3f}")
+    for i, rate in enumerate(monitor.firing_rates().values()):
+        print(f"LIF layer {i + 1}: {rate:.3f} spikes per neuron per step")
     print(
         f"wrote {args.out / 'spike_raster.png'} and {args.out / 'membrane_trace.png'}"
     )
