@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from pathlib import Path
@@ -11,11 +10,9 @@ import matplotlib
 
 matplotlib.use("Agg")  # headless: tutorials and diagrams draw to files
 
-from docutils.parsers.rst import Directive
-from docutils.statemachine import StringList
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "docs" / "_ext"))  # ashnet_docs: CLI reference, figure scraper
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # tutorials stay polite on small CI machines
 os.environ.setdefault("TQDM_DISABLE", "1")  # no progress bars in the rendered tutorial output
 
@@ -35,6 +32,7 @@ extensions = [
     "sphinx.ext.viewcode",
     "matplotlib.sphinxext.plot_directive",
     "sphinx_gallery.gen_gallery",
+    "ashnet_docs",
 ]
 
 templates_path = ["_templates"]
@@ -69,40 +67,5 @@ sphinx_gallery_conf = {
     "only_warn_on_example_error": False,
     "download_all_examples": False,
     "remove_config_comments": True,
+    "image_scrapers": ("ashnet_docs.figure_scraper", "matplotlib"),  # standalone figures first
 }
-
-
-class CliHelp(Directive):
-    """``.. ashnet-cli-help::`` renders ``ashnet --help`` and every (nested) subcommand's help."""
-
-    has_content = False
-
-    def run(self):
-        os.environ["COLUMNS"] = "88"  # argparse wraps to the terminal width: make it fixed
-        from ashnet.cli import build_parser
-
-        lines: list[str] = []
-        self._render(build_parser(), ["ashnet"], lines, depth=0)
-        self.state_machine.insert_input(StringList(lines, source="ashnet-cli-help"), "ashnet-cli-help")
-        return []
-
-    def _render(self, parser: argparse.ArgumentParser, path: list[str], lines: list[str], depth: int):
-        title = " ".join(path)
-        if depth:
-            underline = "-" if depth == 1 else "~"
-            lines += ["", title, underline * len(title)]
-        lines += ["", ".. code-block:: text", ""]
-        lines += ["   " + line if line else "" for line in parser.format_help().rstrip().splitlines()]
-        lines.append("")
-        for action in parser._actions:
-            if isinstance(action, argparse._SubParsersAction):
-                seen = set()
-                for name, sub in action.choices.items():
-                    if id(sub) in seen:  # aliases map to the same parser
-                        continue
-                    seen.add(id(sub))
-                    self._render(sub, [*path, name], lines, depth + 1)
-
-
-def setup(app):
-    app.add_directive("ashnet-cli-help", CliHelp)
