@@ -282,7 +282,7 @@ def manifest(model, config, checkpoint: str, parts: list[dict]) -> dict:
         "parts": entries,
         "connections": connections,
         "similarity": f"cosine of image_head and text_head embeddings, times exp(logit_scale) = "
-        f"{math.exp(float(model.logit_scale)):.3g} for logits",
+        f"{math.exp(float(model.logit_scale.detach())):.3g} for logits",
     }
 
 
