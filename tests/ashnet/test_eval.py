@@ -1,0 +1,85 @@
+"""Evaluation of a model: embeddings of a table, recall consistency, firing rates, zero-shot accuracy."""
+
+import pytest
+import torch
+from torch import nn
+
+from ashnet.config import load_config
+from ashnet.data import caption_index, load_pairs
+from ashnet.evaluate import embed_table, evaluate, recall_at_k, zero_shot_accuracy
+from ashnet.models import build_model
+from ashnet.training.demo import baseline_of
+
+
+@pytest.fixture(scope="module")
+def tiny_model():
+    torch.manual_seed(0)
+    return build_model(load_config("tiny").model).eval()
+
+
+def test_evaluate_matches_recall_of_the_model_embeddings(tiny_model, tiny_pairs):
+    table = load_pairs(tiny_pairs).split("val")
+    index = caption_index(table)
+    result = evaluate(tiny_model, table, image_size=16, batch_size=3, progress=False)
+    assert (result.n_images, result.n_texts) == (4, len(index.texts))
+    from ashnet.data import ImageTextDataset
+
+    with torch.no_grad():
+        images = torch.stack([ImageTextDataset(table, 16)[i][0] for i in range(4)])
+        img = tiny_model.encode_image(images).embedding
+        txt = tiny_model.encode_text(index.texts)
+    expected = recall_at_k(img @ txt.t(), index.text_image)
+    assert result.i2t == pytest.approx(expected["i2t"], abs=1e-4)
+    assert result.t2i == pytest.approx(expected["t2i"], abs=1e-4)
+    assert set(result.to_json()) == {"i2t", "t2i", "n_images", "n_texts", "firing_rate"}
+
+
+def test_firing_rates_per_spiking_layer(tiny_model, tiny_pairs):
+    table = load_pairs(tiny_pairs).split("test")
+    emb = embed_table(tiny_model, table, 16, 2, "cpu", progress=False)
+    spiking = {n for n, m in tiny_model.named_modules() if type(m).__module__.startswith("neuro")}
+    assert emb.layer_firing_rates and set(emb.layer_firing_rates) <= spiking
+    assert all(0.0 <= r <= 1.0 for r in emb.layer_firing_rates.values())
+    result = evaluate(tiny_model, table, 16, 2, progress=False)
+    rates = list(result.layer_firing_rates.values())
+    assert result.firing_rate == pytest.approx(sum(rates) / len(rates))
+    assert not any(m.record_v for n, m in tiny_model.named_modules() if n in spiking)  # monitor removed
+
+
+def test_ann_only_model_has_no_firing_rate(tiny_pairs):
+    model = build_model(baseline_of(load_config("tiny")).model)
+    result = evaluate(model, load_pairs(tiny_pairs).split("test"), 16, progress=False)
+    assert result.firing_rate is None and result.layer_firing_rates == {}
+
+
+class PromptLookup(nn.Module):
+    """Text side of a model whose prompt embeddings are fixed one-hot vectors per class word."""
+
+    def __init__(self, words):
+        super().__init__()
+        self.words = words
+        self.anchor = nn.Parameter(torch.zeros(1))
+
+    def encode_text(self, captions):
+        out = torch.zeros(len(captions), len(self.words))
+        for i, c in enumerate(captions):
+            out[i, [w in c for w in self.words].index(True)] = 1.0
+        return out
+
+
+def test_zero_shot_accuracy_uses_prompts_of_the_distinct_labels():
+    words = ["cat", "dog", "owl"]
+    model = PromptLookup(words)
+    # Image embeddings point at: cat, dog, dog, owl; true labels: cat, dog, owl, owl -> 3 of 4 right.
+    images = torch.tensor([[1.0, 0, 0], [0, 1, 0], [0, 0.9, 0.1], [0.2, 0, 0.8]])
+    acc = zero_shot_accuracy(model, images, ["cat", "dog", "owl", "owl"], template="a photo of a {}")
+    assert acc == pytest.approx(75.0)
+    with pytest.raises(ValueError, match="labels for"):
+        zero_shot_accuracy(model, images, ["cat"])
+
+
+def test_empty_split_is_a_clear_error(tiny_model, tiny_pairs):
+    empty = load_pairs(tiny_pairs).split("test")
+    empty.images = []
+    with pytest.raises(ValueError, match="no images"):
+        evaluate(tiny_model, empty, 16, progress=False)
