@@ -115,7 +115,8 @@ def to_nir(module: nn.Module, sample_input: torch.Tensor, dt: float = 1e-3) -> n
     module : nn.Module
         IF, LIF, ParametricLIF and CubaLIF neurons (hard reset) with Linear, Conv1d, Conv2d,
         AvgPool2d, LPPool2d(norm_type=1) (NIR SumPool2d) and Flatten layers, possibly inside
-        ``nn.Sequential`` and :class:`neuro.TimeDistributed`. Identity and Dropout are left out.
+        ``nn.Sequential`` and :class:`neuro.TimeDistributed`. Identity and Dropout inside an
+        ``nn.Sequential`` are left out.
     sample_input : torch.Tensor
         A real input, ``[T, B, ...]`` for a multi-step network or ``[B, ...]`` for a single-step
         one; only its first step is run (on a copy) to learn the layer shapes.
