@@ -11,7 +11,7 @@ void FN(neuro_lif_fwd)(const REAL *x, const REAL *v0, REAL *spikes, REAL *v_last
 {
     const FN(lif_params) p = FN(make_params)(kp, tau, vth, vr, mode);
     const int64_t nblocks = (N + BLOCK - 1) / BLOCK;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (T * N >= PARALLEL_MIN)
     for (int64_t b = 0; b < nblocks; b++) {
         const int64_t n0 = b * BLOCK;
         const int64_t nb = N - n0 < BLOCK ? N - n0 : BLOCK;
@@ -97,7 +97,7 @@ void FN(neuro_lif_bwd)(const REAL *grad_s, const REAL *grad_v_last, const void *
     const FN(lif_params) p = FN(make_params)(kp, tau, vth, vr, mode);
     const int64_t nblocks = (N + BLOCK - 1) / BLOCK;
     const int plif = p.kind == KIND_PLIF;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (T * N >= PARALLEL_MIN)
     for (int64_t b = 0; b < nblocks; b++) {
         const int64_t n0 = b * BLOCK;
         const int64_t nb = N - n0 < BLOCK ? N - n0 : BLOCK;

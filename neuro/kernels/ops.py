@@ -113,12 +113,16 @@ def _setup_context(ctx, inputs, output):
     x, v0, k, tau, v_threshold, v_reset, mode, surrogate = inputs
     ctx.set_materialize_grads(False)  # no zero tensors for outputs nobody used (saved, often v_last)
     plif = (mode & 3) == KIND_PLIF
-    ctx.save_for_backward(output[2], v0, x if plif else None, k)
+    # only ParametricLIF's leak gradient reads X and V_0; IF and LIF keep the saved potential alone
+    ctx.save_for_backward(output[2], v0 if plif else None, x if plif else None, k)
+    ctx.v0_meta = (v0.shape, v0.dtype)
     ctx.constants = (tau, v_threshold, v_reset, mode, surrogate)
 
 
 def _backward(ctx, grad_spikes, grad_v_last, _grad_saved):
     saved, v0, x, k = ctx.saved_tensors
+    if v0 is None:  # the kernel needs its shape and dtype only
+        v0 = saved.new_empty(ctx.v0_meta[0], dtype=ctx.v0_meta[1])
     grad_x, grad_v0, grad_k = lif_backward(grad_spikes, grad_v_last, saved, v0, x, k, *ctx.constants)
     grad_k = grad_k.sum().to(k.dtype).reshape(k.shape) if k is not None and ctx.needs_input_grad[2] else None
     grad_v0 = grad_v0 if ctx.needs_input_grad[1] else None

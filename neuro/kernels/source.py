@@ -17,6 +17,9 @@ MODE_DECAY, MODE_SOFT, MODE_DETACH, MODE_LEAN = 4, 8, 16, 32
 
 # Neurons per CPU block: the SIMD loop runs over a block, the time loop around it.
 CPU_BLOCK = 256
+# Fewer neuron-steps than this run on one thread (as torch does below its grain size): waking a
+# team costs more than it saves, and on a busy machine one late thread stalls the rest.
+CPU_PARALLEL_MIN = 1 << 16
 
 _COMMON = f"""
 #define KIND_IF {KIND_IF}
@@ -37,6 +40,7 @@ _CPU_PRELUDE = """
 #define SCALAR_ADD(c) RND(c) /* torch's CPU add/sub round a scalar to the input dtype; mul/div do not */
 #define SCALAR_MUL(c) (c)
 #define BLOCK {block}
+#define PARALLEL_MIN {parallel_min}
 
 static inline uint16_t bf16_from_float(float f)
 {{
@@ -144,7 +148,13 @@ def cpu_source(c_derivative: str, variant: str) -> str:
         f"#define SIGMOID(v) {sigmoid}\n#define SG(x) ({sg})\n"
     )
     return "\n".join(
-        [_COMMON, _CPU_PRELUDE.format(block=CPU_BLOCK), defines, _read("lif_core.h"), _read("lif_cpu.c")]
+        [
+            _COMMON,
+            _CPU_PRELUDE.format(block=CPU_BLOCK, parallel_min=CPU_PARALLEL_MIN),
+            defines,
+            _read("lif_core.h"),
+            _read("lif_cpu.c"),
+        ]
     )
 
 

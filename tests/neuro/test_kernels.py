@@ -165,8 +165,8 @@ def test_lean_mode_keeps_two_bytes_per_neuron_step_and_close_gradients(kind, sof
         lambda: run_multi_step(STEPS[type(p)], x, F.LIFState(v0), p, "cpu", "exact")
     )
     lean_bytes, _ = _saved_bytes(lambda: run_multi_step(STEPS[type(p)], x, F.LIFState(v0), p, "cpu", "lean"))
-    # per neuron-step: H in float32 vs H - V_th in bf16; plus v0 (and, for PLIF, the input it needs)
-    extra = N * 4 + (T * N * 4 if kind == "PLIF" else 0) + (4 if kind == "PLIF" else 0)
+    # per neuron-step: H in float32 vs H - V_th in bf16; PLIF also keeps x, v0 and k for its leak gradient
+    extra = T * N * 4 + N * 4 + 4 if kind == "PLIF" else 0
     assert exact_bytes - extra == 4 * T * N
     assert lean_bytes - extra == 2 * T * N
     ref, lean = _run(p, "torch", x.detach(), v0), _run(p, "cpu", x.detach(), v0, memory="lean")
