@@ -147,9 +147,11 @@ def _fused_multi_step(x_seq, state, p, lean: bool):
     x = x_seq.reshape(x_seq.shape[0], -1).contiguous()
     if state is None:
         v0 = torch.full(x.shape[1:], p.leak_target, dtype=x.dtype, device=x.device)
+    elif state.v.device != x.device:
+        raise ValueError(f"state is on {state.v.device} but the input on {x.device}; call neuro.reset(model)")
     else:
         v0 = state.v.reshape(-1).to(x.dtype).contiguous()
-    k = p.w.sigmoid() if kind == KIND_PLIF else None
+    k = p.w.sigmoid().to(x.device) if kind == KIND_PLIF else None
     tau = float(p.tau) if kind == KIND_LIF else 1.0
     v_reset = 0.0 if soft else float(p.v_reset)
     spikes, v_last, _ = torch.ops.neuro.lif_forward(

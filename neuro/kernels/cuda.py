@@ -22,15 +22,20 @@ NVRTC_OPTIONS = ("--fmad=false", "--std=c++14")
 
 _MODULES: dict[str, object] = {}
 _LOCK = threading.Lock()
+_available: bool | None = None
 
 
 def available() -> bool:
-    """Whether CuPy imports (the GPU kernels need nothing else)."""
-    try:
-        import cupy  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    """Whether CuPy imports (the GPU kernels need nothing else); checked once per process."""
+    global _available
+    if _available is None:
+        try:
+            import cupy  # noqa: F401
+
+            _available = True
+        except (ImportError, OSError, RuntimeError):
+            _available = False
+    return _available
 
 
 def _function(c_derivative: str, name: str):
@@ -49,9 +54,12 @@ def _ptr(t: torch.Tensor | None) -> np.uint64:
 def _launch(kernel, device: torch.device, n: int, args) -> None:
     import cupy
 
-    with cupy.cuda.Device(device.index):
-        stream = cupy.cuda.ExternalStream(torch.cuda.current_stream(device).cuda_stream)
-        kernel(((n + THREADS - 1) // THREADS,), (THREADS,), args, stream=stream)
+    if n == 0:
+        return
+
+    stream = cupy.cuda.ExternalStream(torch.cuda.current_stream(device).cuda_stream)
+    with cupy.cuda.Device(device.index), stream:  # launch on torch's current stream, in order
+        kernel(((n + THREADS - 1) // THREADS,), (THREADS,), args)
 
 
 def _scalars(T, N, k, tau, v_threshold, v_reset, mode):
