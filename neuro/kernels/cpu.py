@@ -24,8 +24,10 @@ from .source import cpu_source
 __all__ = ["KernelBuildError", "compiler_available", "load_library", "lif_forward", "lif_backward"]
 
 # No fast-math and no FMA contraction: each operation rounds as torch's does, so spikes are bit-equal.
-CFLAGS = ["-O3", "-fopenmp", "-ffp-contract=off", "-fno-math-errno", "-fPIC", "-shared", "-std=c11"]
-ARCH_FLAGS = ["-march=native"]
+CFLAGS = ["-O3", "-ffp-contract=off", "-fno-math-errno", "-fPIC", "-shared", "-std=c11"]
+# Tried in order: the first set the compiler accepts wins (no -march=native on exotic targets,
+# no OpenMP where the compiler lacks it: the kernels then run on one thread).
+FLAG_LADDER = (["-march=native", "-fopenmp"], ["-fopenmp"], [])
 
 
 class KernelBuildError(RuntimeError):
@@ -60,8 +62,8 @@ def _build(source: str, out: Path) -> None:
     with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
         src, lib = Path(tmp) / "lif.c", Path(tmp) / "lif.so"
         src.write_text(source)
-        for arch in (ARCH_FLAGS, []):  # retry without -march=native where the compiler rejects it
-            cmd = [cc, *CFLAGS, *arch, str(src), "-o", str(lib), "-lm"]
+        for extra in FLAG_LADDER:
+            cmd = [cc, *CFLAGS, *extra, str(src), "-o", str(lib), "-lm"]
             result = subprocess.run(cmd, capture_output=True, text=True)
             if result.returncode == 0:
                 os.replace(lib, out)
@@ -92,11 +94,14 @@ def load_library(c_derivative: str, dtype: torch.dtype = torch.float32) -> ctype
             return _LIBS[c_derivative, dtype]
         variant = VARIANTS[dtype]
         source = cpu_source(c_derivative, variant)
-        key = "\n".join([source, " ".join(CFLAGS + ARCH_FLAGS), str(_compiler()), _cpu_id()])
+        key = "\n".join([source, repr((CFLAGS, FLAG_LADDER)), str(_compiler()), _cpu_id()])
         path = cache_dir() / hashlib.sha256(key.encode()).hexdigest()[:24] / "lif.so"
-        if not path.exists():
-            _build(source, path)
-        lib = ctypes.CDLL(str(path))
+        try:
+            if not path.exists():
+                _build(source, path)
+            lib = ctypes.CDLL(str(path))
+        except OSError as err:
+            raise KernelBuildError(f"cannot build or load {path} ({err}); set NEURO_KERNEL_CACHE") from err
         lib.forward = getattr(lib, "neuro_lif_fwd_" + variant)
         lib.forward.argtypes = [ctypes.c_void_p] * 5 + _SCALARS
         lib.backward = getattr(lib, "neuro_lif_bwd_" + variant)

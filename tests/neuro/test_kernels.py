@@ -236,13 +236,18 @@ def test_bad_requests_name_the_problem(call, match):
         call(x)
 
 
-def test_missing_compiler_falls_back_to_torch_with_one_warning(monkeypatch, tmp_path):
-    monkeypatch.setenv("NEURO_KERNEL_CACHE", str(tmp_path))
-    monkeypatch.setattr(cpu, "_compiler", lambda: None)
+@pytest.mark.parametrize("cause", ["no C compiler", "cannot build or load"])
+def test_unbuildable_kernel_falls_back_to_torch_with_one_warning(monkeypatch, tmp_path, cause):
+    if cause == "no C compiler":
+        monkeypatch.setenv("NEURO_KERNEL_CACHE", str(tmp_path))
+        monkeypatch.setattr(cpu, "_compiler", lambda: None)
+    else:  # the cache path is a file, so nothing can be written under it
+        (tmp_path / "file").write_text("")
+        monkeypatch.setenv("NEURO_KERNEL_CACHE", str(tmp_path / "file"))
     monkeypatch.setattr(kernels, "_warned_no_cpu_kernel", False)
     p = _params("LIF", False, True, False, S.ATan(alpha=2.5))  # a surrogate not built in this session
     x, v0 = _inputs((3, 2, 5))
-    with pytest.warns(UserWarning, match="no C compiler"):
+    with pytest.warns(UserWarning, match=cause):
         got = run_multi_step(F.lif_step, x, None, p, "cpu")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
