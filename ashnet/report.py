@@ -51,19 +51,19 @@ def _pyplot():
 
 
 def plot_curves(runs: dict[str, Path], path: Path) -> Path:
-    """Training loss and validation R@1 against step, one line per run, from each run's metrics.jsonl."""
+    """ITC loss (the objective every run has) and validation R@1 against step, one colour per run."""
     plt = _pyplot()
     fig, (ax_loss, ax_r1) = plt.subplots(1, 2, figsize=(10, 3.8))
-    for name, run_dir in runs.items():
+    for i, (name, run_dir) in enumerate(runs.items()):
+        colour = f"C{i}"
         events = read_metrics(run_dir)
         train = [e for e in events if e["event"] == "train"]
-        ax_loss.plot([e["step"] for e in train], [e["total"] for e in train], label=name)
+        ax_loss.plot([e["step"] for e in train], [e["itc"] for e in train], color=colour, label=name)
         evals = [e for e in events if e["event"] == "eval"]
         for d, style in (("i2t", "-o"), ("t2i", "--s")):
-            ax_r1.plot(
-                [e["step"] for e in evals], [e[f"{d}_r1"] for e in evals], style, ms=3, label=f"{name} {d}"
-            )
-    ax_loss.set(xlabel="step", ylabel="training loss (total)", title="Training loss")
+            steps, r1 = [e["step"] for e in evals], [e[f"{d}_r1"] for e in evals]
+            ax_r1.plot(steps, r1, style, color=colour, ms=3, label=f"{name} {d}")
+    ax_loss.set(xlabel="step", ylabel="ITC loss", title="Image-text contrastive loss (training)")
     ax_r1.set(xlabel="step", ylabel="R@1 (%)", title="Validation R@1")
     for ax in (ax_loss, ax_r1):
         ax.grid(alpha=0.3)

@@ -99,6 +99,8 @@ def optimise(
         set_rng_state(state["rng"])
     wrapped = loss_module
     if runtime.distributed:
+        if device.type == "cuda":  # BatchNorm statistics over the global batch (SyncBatchNorm is CUDA-only)
+            nn.SyncBatchNorm.convert_sync_batchnorm(loss_module)
         ids = [device.index] if device.type == "cuda" else None
         wrapped = nn.parallel.DistributedDataParallel(
             loss_module, device_ids=ids, find_unused_parameters=True

@@ -89,9 +89,10 @@ def test_tiny_run_writes_config_checkpoint_metrics_and_tensorboard(tiny_pairs, t
         (["loss.itc.enabled=false", "loss.stua.enabled=false"], {"st"}),
         (["loss.itc.enabled=false", "loss.st.enabled=false"], {"stua"}),
         (["loss.st.mode=encodings", "model.abstract.encoding=poisson"], {"itc", "st", "stua"}),
+        (["model.text.freeze=false", "loss.st.enabled=false"], {"itc", "stua"}),
         ("baseline", {"itc"}),
     ],
-    ids=["itc-only", "st-only", "stua-only", "st-encodings", "snn-off"],
+    ids=["itc-only", "st-only", "stua-only", "st-encodings", "text-trained", "snn-off"],
 )
 def test_each_objective_switches_on_and_off(tiny_pairs, tmp_path, overrides, active):
     cfg = load_config("tiny", ["train.max_steps=2"])
