@@ -21,10 +21,10 @@ import yaml
 import neuro
 from ashnet.checkpoint import load_run
 from ashnet.config import config_to_dict, load_config
-from ashnet.data import ImageTextDataset, build_openmoji, load_pairs
-from ashnet.evaluate import evaluate
+from ashnet.data import ImageTextDataset, build_openmoji, caption_index, load_pairs
+from ashnet.evaluate import embed_table, evaluate
 from ashnet.training import train
-from ashnet.training.logger import read_metrics
+from ashnet.viz import text_to_image_grid, training_curves
 from neuro import viz
 
 WORK = Path(tempfile.gettempdir()) / "ashnet_tutorials"  # data and feature caches
@@ -103,25 +103,10 @@ for name, config in configs.items():
 # evaluates retrieval on the validation split. ``itc`` is the image-text contrast,
 # ``st`` the spatio-temporal contrast across time windows of the spiking encoder, and
 # ``stua`` the alignment of the spiking encoder's reading of captions to the text
-# embedding (see :doc:`/concepts`).
+# embedding (see :doc:`/concepts`). :func:`ashnet.viz.training_curves` plots them from
+# ``metrics.jsonl``; ``ashnet viz`` does the same from the command line.
 
-fig, (ax_l, ax_r) = plt.subplots(1, 2, figsize=(11, 3.8))
-for name in configs:
-    events = read_metrics(RUNS / name.replace(" ", "_"))
-    train_ev = [e for e in events if e["event"] == "train"]
-    eval_ev = [e for e in events if e["event"] == "eval"]
-    steps = [e["step"] for e in train_ev]
-    for key, style in (("itc", "-"), ("st", "--"), ("stua", ":")):
-        if any(e[key] for e in train_ev):
-            ax_l.plot(steps, [e[key] for e in train_ev], style, label=f"{name}: {key}")
-    ax_r.plot(
-        [e["step"] for e in eval_ev], [e["i2t_r1"] for e in eval_ev], "o-", label=name
-    )
-ax_l.set(xlabel="step", ylabel="loss", title="training losses", yscale="log")
-ax_l.legend(fontsize=8)
-ax_r.set(xlabel="step", ylabel="R@1 (%)", title="validation image-to-text R@1")
-ax_r.legend()
-fig.tight_layout()
+curves = {name: training_curves(RUNS / name.replace(" ", "_")) for name in configs}
 
 # %%
 # Retrieval on the test split
@@ -175,32 +160,19 @@ heatmap = viz.firing_rate_heatmap(
 # %%
 # Text-to-image search
 # --------------------
-# Embeddings live in one space, so a caption ranks images by cosine similarity. Here
-# each of three test captions retrieves its top 4 test images with the trained ASH-Net
-# (a green frame marks the true image).
+# Embeddings live in one space, so a caption ranks images by cosine similarity.
+# :func:`ashnet.evaluate.embed_table` embeds every test image and caption;
+# :func:`ashnet.viz.text_to_image_grid` shows the best images for a few query captions
+# (a green frame marks the caption's own image), and
+# :func:`ashnet.viz.image_to_text_grid` does the reverse.
 
+emb = embed_table(ash, test, image_size=64, batch_size=64, device="cpu", progress=False)
+similarity = emb.images @ emb.texts.T  # [n_images, n_texts]
 test_images = torch.stack(
-    [ImageTextDataset(test, image_size=64)[i][0] for i in range(len(test.images))]
+    [image for image, _, _ in ImageTextDataset(test, image_size=64)]
 )
-queries = [test.images[i].captions[0] for i in (0, 5, 10)]
-with torch.no_grad():
-    image_emb = ash.encode_image(test_images).embedding
-    text_emb = ash.encode_text(queries)
-top = (text_emb @ image_emb.T).topk(4, dim=1).indices
-
-fig, axes = plt.subplots(len(queries), 4, figsize=(7, 5.6))
-for row, (query, hits) in enumerate(zip(queries, top, strict=True)):
-    for col, index in enumerate(hits.tolist()):
-        ax = axes[row, col]
-        ax.imshow(test_images[index].permute(1, 2, 0))
-        ax.set_xticks([])
-        ax.set_yticks([])
-        hit = test.images[index].captions[0] == query
-        for side in ax.spines.values():
-            side.set(color="green" if hit else "lightgray", linewidth=3 if hit else 1)
-    axes[row, 0].set_ylabel(
-        query if len(query) < 24 else query[:22] + "...", fontsize=8
-    )
-fig.suptitle("text -> image: top 4 test images per caption")
-fig.tight_layout()
+captions = caption_index(test).texts
+grid = text_to_image_grid(
+    test_images, captions, similarity, emb.text_image, queries=[0, 5, 10], k=4
+)
 plt.show()

@@ -47,15 +47,24 @@ def figure_scraper(block, block_vars, gallery_conf):
     """Show the matplotlib Figures a tutorial made without pyplot (``neuro.viz`` returns those).
 
     sphinx-gallery's own scraper only sees pyplot's figures. This one looks for ``Figure`` objects
-    without a pyplot manager among the tutorial's variables and shows each once, after the code
-    block that made it. It runs before the matplotlib scraper and marks pyplot's figures as shown
-    too: once that scraper closes them they have no manager either.
+    without a pyplot manager among the tutorial's variables (and the items of its dicts, lists
+    and tuples) and shows each once, after the code block that made it. It runs before the
+    matplotlib scraper and marks pyplot's figures as shown too: once that scraper closes them
+    they have no manager either.
     """
     from matplotlib.figure import Figure
     from sphinx_gallery.scrapers import figure_rst
 
     paths = []
+    values = []
     for value in list(block_vars["example_globals"].values()):
+        if isinstance(value, dict):
+            values += list(value.values())
+        elif isinstance(value, (list, tuple)):
+            values += list(value)
+        else:
+            values.append(value)
+    for value in values:
         if not isinstance(value, Figure) or getattr(value, "_shown", False):
             continue
         value._shown = True
