@@ -4,52 +4,66 @@
  * [T, N]; each thread takes BLOCK neighbouring neurons and walks time for all of them, so the
  * loop over the block is innermost (SIMD) and every element is read and written once.
  * saved holds H_t (REAL) or, in lean mode, H_t - V_th rounded to bf16 (uint16_t).
+ * The neuron kind, decay_input and the memory mode are constants in each call of the always-inline
+ * block functions below, so every combination gets its own vectorised loop without branches.
  */
+
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+
+ALWAYS_INLINE void FN(forward_block)(FN(lif_params) p, const int kind, const int decay, const int lean, const REAL *x,
+                                     const REAL *v0, REAL *spikes, REAL *v_last, void *saved, int64_t T, int64_t N,
+                                     int64_t n0, int64_t nb)
+{
+    p.kind = kind;
+    p.decay = decay;
+    REAL v[BLOCK];
+    for (int64_t j = 0; j < nb; j++)
+        v[j] = v0[n0 + j];
+    for (int64_t t = 0; t < T; t++) {
+        const int64_t o = t * N + n0;
+#pragma omp simd
+        for (int64_t j = 0; j < nb; j++) {
+            const REAL h = FN(charge)(&p, x[o + j], v[j]);
+            const REAL y = RND(h - p.vth_sub);
+            const REAL s = y >= 0 ? (REAL)1 : (REAL)0;
+            spikes[o + j] = s;
+            v[j] = FN(reset)(&p, h, s);
+            if (lean)
+                ((uint16_t *)saved)[o + j] = bf16_from_float((float)(y + (REAL)0)); /* -0 -> +0: sign = spike */
+            else
+                ((REAL *)saved)[o + j] = h;
+        }
+    }
+    for (int64_t j = 0; j < nb; j++)
+        v_last[n0 + j] = v[j];
+}
 
 void FN(neuro_lif_fwd)(const REAL *x, const REAL *v0, REAL *spikes, REAL *v_last, void *saved,
                        int64_t T, int64_t N, const double *kp, double tau, double vth, double vr, int mode)
 {
     const FN(lif_params) p = FN(make_params)(kp, tau, vth, vr, mode);
     const int64_t nblocks = (N + BLOCK - 1) / BLOCK;
+#define FORWARD(kind, decay, lean) FN(forward_block)(p, kind, decay, lean, x, v0, spikes, v_last, saved, T, N, n0, nb)
 #pragma omp parallel for schedule(static) if (T * N >= PARALLEL_MIN)
     for (int64_t b = 0; b < nblocks; b++) {
         const int64_t n0 = b * BLOCK;
         const int64_t nb = N - n0 < BLOCK ? N - n0 : BLOCK;
-        REAL v[BLOCK];
-        for (int64_t j = 0; j < nb; j++)
-            v[j] = v0[n0 + j];
-        for (int64_t t = 0; t < T; t++) {
-            const int64_t o = t * N + n0;
-            if (p.lean) {
-                uint16_t *sv = (uint16_t *)saved + o;
-#pragma omp simd
-                for (int64_t j = 0; j < nb; j++) {
-                    const REAL h = FN(charge)(&p, x[o + j], v[j]);
-                    const REAL y = RND(h - p.vth_sub);
-                    const REAL s = y >= 0 ? (REAL)1 : (REAL)0;
-                    spikes[o + j] = s;
-                    v[j] = FN(reset)(&p, h, s);
-                    sv[j] = bf16_from_float((float)(y + (REAL)0)); /* -0 -> +0: sign = spike */
-                }
-            } else {
-                REAL *sv = (REAL *)saved + o;
-#pragma omp simd
-                for (int64_t j = 0; j < nb; j++) {
-                    const REAL h = FN(charge)(&p, x[o + j], v[j]);
-                    const REAL s = RND(h - p.vth_sub) >= 0 ? (REAL)1 : (REAL)0;
-                    spikes[o + j] = s;
-                    v[j] = FN(reset)(&p, h, s);
-                    sv[j] = h;
-                }
-            }
-        }
-        for (int64_t j = 0; j < nb; j++)
-            v_last[n0 + j] = v[j];
+        if (p.kind == KIND_IF)
+            p.lean ? FORWARD(KIND_IF, 0, 1) : FORWARD(KIND_IF, 0, 0);
+        else if (p.kind == KIND_LIF && p.decay)
+            p.lean ? FORWARD(KIND_LIF, 1, 1) : FORWARD(KIND_LIF, 1, 0);
+        else if (p.kind == KIND_LIF)
+            p.lean ? FORWARD(KIND_LIF, 0, 1) : FORWARD(KIND_LIF, 0, 0);
+        else if (p.decay)
+            p.lean ? FORWARD(KIND_PLIF, 1, 1) : FORWARD(KIND_PLIF, 1, 0);
+        else
+            p.lean ? FORWARD(KIND_PLIF, 0, 1) : FORWARD(KIND_PLIF, 0, 0);
     }
+#undef FORWARD
 }
 
 /* H_t, H_t - V_th and S_t of element i, from the saved tensor. */
-static inline __attribute__((always_inline)) void FN(load_saved)(const FN(lif_params) *p, const int lean, const void *saved,
+ALWAYS_INLINE void FN(load_saved)(const FN(lif_params) *p, const int lean, const void *saved,
                                                                  int64_t i, REAL *h, REAL *y, REAL *s)
 {
     if (lean) {
@@ -66,7 +80,7 @@ static inline __attribute__((always_inline)) void FN(load_saved)(const FN(lif_pa
 
 /* One time step of the reverse pass for a block of nb neurons; lean and plif are constants at
  * each call site, so the compiler emits a vectorised loop for each combination. */
-static inline __attribute__((always_inline)) void FN(backward_row)(
+ALWAYS_INLINE void FN(backward_row)(
     const FN(lif_params) *p, const int lean, const int plif, const REAL *grad_s, const void *saved, const REAL *v0,
     const REAL *x, REAL *grad_x, REAL *gv, REAL *gk, int64_t t, int64_t N, int64_t n0, int64_t nb)
 {
