@@ -180,11 +180,13 @@ def evaluate(
     image_size: int,
     batch_size: int = 256,
     zero_shot_labels: list[str] | None = None,
+    template: str = "an emoji of {}",
     progress: bool = True,
 ) -> Evaluation:
     """Retrieval recall (and optionally zero-shot accuracy) of ``model`` on every image of ``table``.
 
-    ``zero_shot_labels``: one class name per image; None skips zero-shot classification.
+    ``zero_shot_labels``: one class name per image, turned into prompts with ``template``; None skips
+    zero-shot classification.
     """
     if not table.images:
         raise ValueError("nothing to evaluate: the table has no images (check --split)")
@@ -201,5 +203,5 @@ def evaluate(
         layer_firing_rates={name: 100.0 * r for name, r in rates.items()},
         zero_shot=None
         if zero_shot_labels is None
-        else zero_shot_accuracy(model, emb.images, zero_shot_labels),
+        else zero_shot_accuracy(model, emb.images, zero_shot_labels, template),
     )

@@ -10,13 +10,14 @@ examples:
   ashnet eval --checkpoint runs/ashnet --data data/openmoji/pairs.csv
   ashnet eval --checkpoint runs/ashnet/checkpoint.pt --data pairs.csv --split val --json
   ashnet eval --checkpoint runs/ashnet --data pairs.csv --zero-shot
+  ashnet eval --checkpoint runs/coco --data karpathy.json --zero-shot --template "a photo of {}"
 
 --json prints one object: {"i2t": {"r1", "r5", "r10"}, "t2i": {...}, "n_images", "n_texts",
 "firing_rate"}; recalls and the firing rate (mean over spiking layers, spikes per neuron per step)
 are in percent; firing_rate is null for a model without the spiking branch. Image-to-text counts a
 hit when any caption of the image is in the top k; text-to-image when the caption's own image is.
 --zero-shot adds "zero_shot": accuracy of classifying each image among the prompts
-"an emoji of {caption}" built from every image's first caption.
+TEMPLATE.format(first caption) built from every image's first caption.
 """
 
 
@@ -36,6 +37,11 @@ def add_parser(subparsers) -> None:
     parser.add_argument(
         "--zero-shot", action="store_true", help="also report zero-shot classification accuracy"
     )
+    parser.add_argument(
+        "--template",
+        default="an emoji of {}",
+        help="zero-shot prompt, {} is the class (default: %(default)r)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(run=run)
 
@@ -48,7 +54,9 @@ def run(args) -> int:
     model, config = load_run(args.checkpoint, args.device)
     table = load_pairs(args.data).split(args.split)
     labels = [r.captions[0] for r in table.images] if args.zero_shot else None
-    result = evaluate(model, table, config.data.image_size, args.batch_size, labels, progress=not args.json)
+    result = evaluate(
+        model, table, config.data.image_size, args.batch_size, labels, args.template, progress=not args.json
+    )
     if args.json:
         out = result.to_json()
         if args.zero_shot:

@@ -32,10 +32,13 @@ def add_parser(subparsers) -> None:
 
 def run(args) -> int:
     from ..training import pretrain_stua
+    from ..training.runtime import stop_runtime
 
     result = pretrain_stua(
         resolve_config(args), args.data, args.out, resume=args.resume, cache_dir=args.cache_dir
     )
+    if not stop_runtime():
+        return 0  # under torchrun only rank 0 reports
     loss = result.get("losses", {}).get("stua")
     print(
         f"pre-trained {result['step']} steps in {result['train_s']:.1f} s (stua loss {loss:.3f}); "

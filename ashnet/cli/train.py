@@ -65,8 +65,11 @@ def add_parser(subparsers) -> None:
 
 def run(args) -> int:
     from ..training import train
+    from ..training.runtime import stop_runtime
 
     result = train(resolve_config(args), args.data, args.out, resume=args.resume, cache_dir=args.cache_dir)
+    if not stop_runtime():
+        return 0  # under torchrun only rank 0 reports
     if "eval" in result:
         ev = result["eval"]
         print(f"val R@1 i2t {ev['i2t_r1']:.1f}  t2i {ev['t2i_r1']:.1f}")

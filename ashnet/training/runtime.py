@@ -10,7 +10,15 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-__all__ = ["Runtime", "start_runtime", "seed_everything", "rng_state", "set_rng_state", "all_reduce_mean"]
+__all__ = [
+    "Runtime",
+    "start_runtime",
+    "stop_runtime",
+    "seed_everything",
+    "rng_state",
+    "set_rng_state",
+    "all_reduce_mean",
+]
 
 
 @dataclass(frozen=True)
@@ -54,6 +62,15 @@ def start_runtime(device: str = "auto") -> Runtime:
     if not dist.is_initialized():
         dist.init_process_group(backend="nccl" if dev.type == "cuda" else "gloo")
     return Runtime(dev, dist.get_rank(), dist.get_world_size())
+
+
+def stop_runtime() -> bool:
+    """Leave the process group if one was joined; return whether this process is the main one (rank 0)."""
+    if not dist.is_initialized():
+        return True
+    is_main = dist.get_rank() == 0
+    dist.destroy_process_group()
+    return is_main
 
 
 def seed_everything(seed: int) -> None:
