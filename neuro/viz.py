@@ -67,7 +67,8 @@ def spike_raster(
         Draw at most this many neurons per layer (the first ones, in flattened order).
     """
     layers = _check_layers(spikes)
-    fig = Figure(figsize=(7, 1.2 + 1.6 * len(layers)), layout="constrained")
+    row_height = 1.6 if len(layers) <= 6 else 1.15  # inches per layer: keep deep networks on a page
+    fig = Figure(figsize=(7, 1.2 + row_height * len(layers)), layout="constrained")
     axes = fig.subplots(len(layers), 1, sharex=True, squeeze=False)[:, 0]
     for ax, (name, s) in zip(axes, layers.items(), strict=True):
         _check_sample(sample, s.shape[1])
