@@ -98,12 +98,27 @@ def write_report(out: Path, results: dict[str, dict], runs: dict[str, Path], not
     """Write ``out/report.md`` with the table, both plots and ``notes`` (one bullet each)."""
     curves = plot_curves(runs, out / "curves.png")
     bars = plot_comparison(results, out / "comparison.png")
+    layers = []
+    for name, r in results.items():
+        rates = r["eval"].get("layer_firing_rates") or {}
+        if rates:
+            layers += [
+                "",
+                f"Firing rate per spiking layer of {name} (test split, % spikes per neuron per step):",
+                "",
+            ]
+            layers += [
+                "| layer | rate (%) |",
+                "|---|---|",
+                *[f"| `{k}` | {v:.2f} |" for k, v in rates.items()],
+            ]
     text = [
         "# ASH-Net demo report",
         "",
         results_table(results),
         "",
         *[f"- {n}" for n in notes],
+        *layers,
         "",
         f"![training curves]({curves.name})",
         "",
