@@ -31,9 +31,9 @@ import torch.nn.functional as F
 from torch import nn
 
 import neuro
-from neuro.export import from_nir, to_nir
+from neuro.export import fold_batch_norm, from_nir, to_nir
 
-from .models.abstract import LinearNorm, masked_token_mean
+from .models.abstract import masked_token_mean
 
 __all__ = [
     "SpikingCore",
@@ -46,17 +46,6 @@ __all__ = [
 ]
 
 MANIFEST_NAME = "manifest.json"
-
-
-def fold_linear_norm(layer: LinearNorm) -> nn.Linear:
-    """The ``Linear`` equal to ``BatchNorm1d(Linear(x))`` with the norm's running (inference) statistics."""
-    norm = layer.norm
-    scale = norm.weight.detach() / torch.sqrt(norm.running_var + norm.eps)
-    folded = nn.Linear(layer.linear.in_features, layer.linear.out_features)
-    with torch.no_grad():
-        folded.weight.copy_(layer.linear.weight * scale[:, None])
-        folded.bias.copy_(norm.bias - norm.running_mean * scale)
-    return folded
 
 
 class SpikingCore(nn.Module):
@@ -97,9 +86,9 @@ def spiking_core(model) -> SpikingCore:
         blocks.append(
             nn.Sequential(
                 copy.deepcopy(mlp.neuron_in),
-                neuro.TimeDistributed(fold_linear_norm(mlp.fc1)),
+                neuro.TimeDistributed(fold_batch_norm(mlp.fc1.linear, mlp.fc1.norm)),
                 copy.deepcopy(mlp.neuron_hidden),
-                neuro.TimeDistributed(fold_linear_norm(mlp.fc2)),
+                neuro.TimeDistributed(fold_batch_norm(mlp.fc2.linear, mlp.fc2.norm)),
             )
         )
     return SpikingCore(blocks, copy.deepcopy(encoder.neuron_out)).eval()

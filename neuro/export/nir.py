@@ -27,12 +27,20 @@ from torch import nn
 from ..layers import TimeDistributed
 from ..neurons import ALIF, IF, LIF, CubaLIF, ParametricLIF, SpikingNeuron
 from ..validation import check_float_tensor, check_positive, check_step_mode
-from .nir_nodes import EXPORTABLE_LAYERS, layer_to_node, neuron_to_node, node_to_layer, node_to_neuron
+from .nir_nodes import (
+    EXPORTABLE_LAYERS,
+    fold_batch_norm,
+    layer_to_node,
+    neuron_to_node,
+    node_to_layer,
+    node_to_neuron,
+)
 
 __all__ = ["to_nir", "from_nir", "read_nir", "NIRNetwork"]
 
 _NEURONS = (IF, LIF, ParametricLIF, CubaLIF, ALIF)
 _DROPPED = (nn.Identity, nn.Dropout)  # identities at inference: left out of the graph
+_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d)  # folded into the layer before them
 _IMPORTABLE = (nir.IF, nir.LIF, nir.CubaLIF, nir.Affine, nir.Linear, nir.Conv1d, nir.Conv2d)
 _IMPORTABLE += (nir.AvgPool2d, nir.SumPool2d, nir.Flatten)
 
@@ -45,8 +53,20 @@ def _is_multi_step(module: nn.Module) -> bool:
     return modes == {"m"} or (not modes and has_time_layers)
 
 
+def _fold_norms(layers: list[nn.Module]) -> list[nn.Module]:
+    """Fold each BatchNorm into the Linear or Conv right before it (see :func:`fold_batch_norm`)."""
+    out: list[nn.Module] = []
+    for layer in layers:
+        if isinstance(layer, _NORMS) and out:
+            out[-1] = fold_batch_norm(out[-1], layer)
+        else:
+            out.append(layer)
+    return out
+
+
 def _single_step_view(module: nn.Module) -> nn.Module:
-    """A copy of ``module`` that runs one step ``[B, ...]``: wrappers unwrapped, neurons single-step."""
+    """A copy of ``module`` that runs one step ``[B, ...]``: wrappers unwrapped, neurons single-step,
+    BatchNorms (inside ``nn.Sequential``) folded into the layer before them."""
 
     def unwrap(m: nn.Module) -> nn.Module:
         if isinstance(m, TimeDistributed):
@@ -56,7 +76,7 @@ def _single_step_view(module: nn.Module) -> nn.Module:
             m.reset_state()
             return m
         if isinstance(m, nn.Sequential):
-            return nn.Sequential(*[unwrap(c) for c in m if not isinstance(c, _DROPPED)])
+            return nn.Sequential(*_fold_norms([unwrap(c) for c in m if not isinstance(c, _DROPPED)]))
         for name, child in list(m.named_children()):
             setattr(m, name, unwrap(child))
         return m
@@ -115,8 +135,9 @@ def to_nir(module: nn.Module, sample_input: torch.Tensor, dt: float = 1e-3) -> n
     module : nn.Module
         IF, LIF, ParametricLIF and CubaLIF neurons (hard reset) with Linear, Conv1d, Conv2d,
         AvgPool2d, LPPool2d(norm_type=1) (NIR SumPool2d) and Flatten layers, possibly inside
-        ``nn.Sequential`` and :class:`neuro.TimeDistributed`. Identity and Dropout inside an
-        ``nn.Sequential`` are left out.
+        ``nn.Sequential`` and :class:`neuro.TimeDistributed`. Inside an ``nn.Sequential``, Identity
+        and Dropout are left out and a BatchNorm1d/2d is folded into the Linear or Conv before it
+        (with its running statistics, as at inference).
     sample_input : torch.Tensor
         A real input, ``[T, B, ...]`` for a multi-step network or ``[B, ...]`` for a single-step
         one; only its first step is run (on a copy) to learn the layer shapes.

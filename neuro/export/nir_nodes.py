@@ -38,16 +38,25 @@ neurons use the defaults. Imported neurons run in single-step mode (see :mod:`ne
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import replace
 
 import nir
 import numpy as np
+import torch
 from torch import nn
 
 from ..neurons import ALIF, IF, LIF, CubaLIF, ParametricLIF, SpikingNeuron
 
-__all__ = ["neuron_to_node", "node_to_neuron", "layer_to_node", "node_to_layer", "EXPORTABLE_LAYERS"]
+__all__ = [
+    "neuron_to_node",
+    "node_to_neuron",
+    "layer_to_node",
+    "node_to_layer",
+    "fold_batch_norm",
+    "EXPORTABLE_LAYERS",
+]
 
 
 def _hard_reset(neuron: SpikingNeuron) -> float:
@@ -155,6 +164,37 @@ def node_to_neuron(name: str, node: nir.NIRNode, dt: float) -> SpikingNeuron:
 # --- stateless layers ---------------------------------------------------------------------------
 
 
+def fold_batch_norm(layer: nn.Module, norm: nn.Module) -> nn.Module:
+    """A copy of ``layer`` (Linear or Conv) computing ``norm(layer(x))`` with the norm's running statistics.
+
+    NIR has no normalisation node; at inference a BatchNorm is an affine map per channel, which
+    the weights and bias of the layer before it absorb.
+    """
+    if not isinstance(layer, (nn.Linear, nn.Conv1d, nn.Conv2d)):
+        raise ValueError(
+            f"only a BatchNorm after Linear or Conv1d/Conv2d can be folded, not after {type(layer).__name__}"
+        )
+    if not norm.track_running_stats or norm.running_var is None:
+        raise ValueError(
+            f"{type(norm).__name__} without running statistics cannot be folded into {type(layer).__name__}"
+        )
+    out = layer.weight.shape[0]
+    if norm.num_features != out:
+        raise ValueError(
+            f"{type(norm).__name__}({norm.num_features}) does not follow a layer of {out} outputs"
+        )
+    with torch.no_grad():
+        scale = torch.rsqrt(norm.running_var + norm.eps)
+        shift = -norm.running_mean * scale
+        if norm.affine:
+            scale, shift = scale * norm.weight, shift * norm.weight + norm.bias
+        folded = copy.deepcopy(layer)
+        folded.weight.mul_(scale.view(-1, *[1] * (layer.weight.dim() - 1)))
+        bias = layer.bias if layer.bias is not None else torch.zeros(out)
+        folded.bias = nn.Parameter(bias * scale + shift)
+    return folded
+
+
 def _numpy(t) -> np.ndarray:
     return t.detach().cpu().numpy()
 
@@ -230,8 +270,6 @@ def _value(v):
 
 
 def _tensor(a):
-    import torch
-
     return torch.as_tensor(np.asarray(a), dtype=torch.float32)
 
 

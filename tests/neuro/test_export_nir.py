@@ -172,15 +172,39 @@ def test_neurons_nir_cannot_express_are_refused(neuron, message):
 
 
 @pytest.mark.parametrize(
-    "layer, message",
-    [(nn.ReLU(), "ReLU"), (nn.BatchNorm1d(2), "BatchNorm1d"), (nn.LPPool2d(2, 2), "norm_type")],
+    "layers, message",
+    [
+        ([nn.Linear(3, 2), nn.ReLU()], "ReLU"),
+        ([nn.Linear(3, 2), nn.BatchNorm1d(2, track_running_stats=False)], "without running statistics"),
+        ([nn.Identity(), nn.LPPool2d(2, 2)], "norm_type"),
+    ],
 )
-def test_layers_nir_cannot_express_are_refused(layer, message):
-    shape = (4, 1, 2, 4, 4) if isinstance(layer, nn.LPPool2d) else (4, 1, 3)
-    first = nn.Identity() if isinstance(layer, nn.LPPool2d) else nn.Linear(3, 2)
-    net = nn.Sequential(TD(first, layer), neuro.LIF())
+def test_layers_nir_cannot_express_are_refused(layers, message):
+    shape = (4, 1, 2, 4, 4) if isinstance(layers[1], nn.LPPool2d) else (4, 1, 3)
+    net = nn.Sequential(TD(*layers), neuro.LIF())
     with pytest.raises(ValueError, match=message):
         to_nir(net, torch.rand(shape))
+    with pytest.raises(ValueError, match="type BatchNorm1d"):  # nothing to fold it into
+        to_nir(nn.Sequential(TD(nn.BatchNorm1d(3)), neuro.LIF()), torch.rand(4, 1, 3))
+
+
+def test_batch_norms_are_folded_into_the_layer_before_them():
+    torch.manual_seed(0)
+    block = neuro.SpikingConv2d(2, 3, neuron=neuro.LIF(tau=2.0))  # Conv2d (no bias) + BatchNorm2d + LIF
+    norm = block[0].layer[1]
+    with torch.no_grad():
+        norm.running_mean.uniform_(-0.5, 0.5)
+        norm.running_var.uniform_(0.5, 2.0)
+        norm.weight.uniform_(0.5, 4.0)
+        norm.bias.uniform_(-0.5, 0.5)
+    block.eval()
+    x = torch.rand(4, 2, 2, 6, 6)
+    with torch.no_grad():
+        folded = from_nir(to_nir(block, x))
+        (conv,) = [m for m in folded.modules() if isinstance(m, nn.Conv2d)]
+        torch.testing.assert_close(conv(x[0]), block[0](x[:1])[0], rtol=1e-5, atol=1e-6)
+        expected = reference_spikes(block, x)
+        assert (folded(x) == expected).float().mean() > 0.99  # folding rounds differently at the threshold
 
 
 def test_garbage_and_missing_files_are_clear_errors(tmp_path):
