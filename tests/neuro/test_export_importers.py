@@ -37,9 +37,9 @@ def _snntorch(graph, dt):
 IMPORTERS = {"spikingjelly": (_spikingjelly, 1e-4), "norse": (_norse, 1e-3), "snntorch": (_snntorch, 1e-4)}
 
 EQUAL = {
-    "spikingjelly": ["lif", "lif_no_decay_input", "lif_v_reset", "if", "cuba_lif_scaled"],
-    "norse": ["lif", "if", "cuba_lif", "cuba_lif_scaled"],
-    "snntorch": ["lif", "lif_no_decay_input", "cuba_lif_scaled"],
+    "spikingjelly": ["lif", "lif_no_decay_input", "lif_v_reset", "if", "cuba_lif_scaled", "residual_lif"],
+    "norse": ["lif", "if", "cuba_lif", "cuba_lif_scaled", "residual_lif"],
+    "snntorch": ["lif", "lif_no_decay_input", "cuba_lif_scaled", "residual_lif"],
 }
 EQUAL["spikingjelly"] += ["conv_avg_lif", "conv_sum_if", "conv1d_if"]
 

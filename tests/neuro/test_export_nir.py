@@ -37,13 +37,30 @@ GAIN = {
     "conv_avg_lif": 10.0,
     "conv_sum_if": 4.0,
     "conv1d_if": 5.0,
+    "residual_lif": 5.0,
 }
+
+
+class Residual(nn.Module):
+    """``LIF(U + block(U))``: a residual (membrane-shortcut) block, whose NIR graph sums two edges."""
+
+    def __init__(self, width: int):
+        super().__init__()
+        self.block = nn.Sequential(
+            neuro.LIF(tau=2.0), TD(nn.Linear(width, width)), neuro.LIF(tau=2.0), TD(nn.Linear(width, width))
+        )
+        self.out = neuro.LIF(tau=2.0)
+
+    def forward(self, u):
+        return self.out(u + self.block(u))
 
 
 def build_net(kind: str, batch: int = 3, seed: int = 0):
     """A small multi-step network of one kind and a real input for it: ``(net, x)``."""
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed + 100)
+    if kind == "residual_lif":
+        return _scaled(Residual(8), GAIN[kind]), 2 * torch.rand(16, batch, 8, generator=g)
     if kind == "conv1d_if":
         net = nn.Sequential(
             TD(nn.Conv1d(2, 3, 3)), neuro.IF(), TD(nn.Flatten(), nn.Linear(18, 4)), neuro.IF()
@@ -83,7 +100,7 @@ def reference_spikes(net, x):
 
 
 ROUND_TRIP_KINDS = ["lif", "lif_no_decay_input", "lif_v_reset", "if", "cuba_lif", "cuba_lif_scaled"]
-ROUND_TRIP_KINDS += ["conv_avg_lif", "conv_sum_if", "conv1d_if"]
+ROUND_TRIP_KINDS += ["conv_avg_lif", "conv_sum_if", "conv1d_if", "residual_lif"]
 
 
 @pytest.mark.parametrize("kind", ROUND_TRIP_KINDS)
