@@ -20,7 +20,6 @@ from pathlib import Path
 
 import nir
 import nirtorch
-import numpy as np
 import torch
 from torch import nn
 
@@ -184,23 +183,10 @@ def to_nir(module: nn.Module, sample_input: torch.Tensor, dt: float = 1e-3) -> n
             f"cannot trace {type(module).__name__} into a NIR graph ({err}); its forward must only "
             "call layers in order (nn.Sequential), not branch on tensor values or shapes"
         ) from err
-    _set_output_types(graph)
-    graph.metadata = {"dt": float(dt), "exporter": "neuro.export"}
-    graph.infer_types()
-    graph.check_types()
-    return graph
-
-
-def _set_output_types(graph: nir.NIRGraph) -> None:
-    # nirtorch leaves Output types empty; copy them from the node that feeds each Output.
-    for name, node in graph.nodes.items():
-        if isinstance(node, nir.Output):
-            sources = [graph.nodes[a] for a, b in graph.edges if b == name]
-            if len(sources) == 1:
-                out = sources[0].output_type["output"]
-                node.input_type = {"input": np.asarray(out)}
-                node.output_type = {"output": np.asarray(out)}
-    graph._update_input_output_types()
+    # Rebuilt with type checking: NIR infers the Output types (nirtorch leaves them empty) and
+    # checks that every edge joins matching shapes.
+    metadata = {"dt": float(dt), "exporter": "neuro.export"}
+    return nir.NIRGraph(nodes=graph.nodes, edges=graph.edges, metadata=metadata, type_check=True)
 
 
 def read_nir(path: str | Path) -> nir.NIRGraph:
