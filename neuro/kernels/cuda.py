@@ -20,7 +20,7 @@ DTYPES = {torch.float32: "_f32", torch.float16: "_f16", torch.bfloat16: "_bf16"}
 THREADS = 256
 NVRTC_OPTIONS = ("--fmad=false", "--std=c++14")
 
-_MODULES: dict[str, object] = {}
+_MODULES: dict[tuple[str, int], object] = {}
 _LOCK = threading.Lock()
 _available: bool | None = None
 
@@ -38,13 +38,16 @@ def available() -> bool:
     return _available
 
 
-def _function(c_derivative: str, name: str):
+def _function(c_derivative: str, name: str, device: torch.device):
+    """The kernel ``name`` on ``device`` (one NVRTC build per surrogate, loaded once per device)."""
     import cupy
 
     with _LOCK:
-        if c_derivative not in _MODULES:
-            _MODULES[c_derivative] = cupy.RawModule(code=cuda_source(c_derivative), options=NVRTC_OPTIONS)
-        return _MODULES[c_derivative].get_function(name)
+        key = (c_derivative, device.index)
+        if key not in _MODULES:
+            with cupy.cuda.Device(device.index):
+                _MODULES[key] = cupy.RawModule(code=cuda_source(c_derivative), options=NVRTC_OPTIONS)
+        return _MODULES[key].get_function(name)
 
 
 def _ptr(t: torch.Tensor | None) -> np.uint64:
@@ -56,10 +59,10 @@ def _launch(kernel, device: torch.device, n: int, args) -> None:
 
     if n == 0:
         return
-
-    stream = cupy.cuda.ExternalStream(torch.cuda.current_stream(device).cuda_stream)
-    with cupy.cuda.Device(device.index), stream:  # launch on torch's current stream, in order
-        kernel(((n + THREADS - 1) // THREADS,), (THREADS,), args)
+    with cupy.cuda.Device(device.index):
+        # launch on torch's current stream, so the kernel runs in order with torch's work
+        with cupy.cuda.ExternalStream(torch.cuda.current_stream(device).cuda_stream):
+            kernel(((n + THREADS - 1) // THREADS,), (THREADS,), args)
 
 
 def _scalars(T, N, k, tau, v_threshold, v_reset, mode):
@@ -69,7 +72,7 @@ def _scalars(T, N, k, tau, v_threshold, v_reset, mode):
 
 def lif_forward(x, v0, k, tau, v_threshold, v_reset, mode, c_derivative, saved_dtype):
     """Forward on contiguous CUDA ``x [T, N]``; returns ``(spikes, v_last, saved)``."""
-    kernel = _function(c_derivative, "neuro_lif_fwd" + DTYPES[x.dtype])
+    kernel = _function(c_derivative, "neuro_lif_fwd" + DTYPES[x.dtype], x.device)
     spikes, v_last = torch.empty_like(x), torch.empty_like(v0)
     saved = torch.empty(x.shape, dtype=saved_dtype, device=x.device)
     T, N = x.shape
@@ -80,7 +83,7 @@ def lif_forward(x, v0, k, tau, v_threshold, v_reset, mode, c_derivative, saved_d
 
 def lif_backward(grad_s, grad_v_last, saved, v0, x, k, tau, v_threshold, v_reset, mode, c_derivative):
     """Reverse pass; returns ``(grad_x, grad_v0, grad_k per neuron (float32) or None)``."""
-    kernel = _function(c_derivative, "neuro_lif_bwd" + DTYPES[v0.dtype])
+    kernel = _function(c_derivative, "neuro_lif_bwd" + DTYPES[v0.dtype], v0.device)
     grad_x = torch.empty(saved.shape, dtype=v0.dtype, device=v0.device)
     grad_v0 = torch.empty_like(v0)
     grad_k = torch.empty(v0.shape, dtype=torch.float32, device=v0.device) if k is not None else None
