@@ -6,10 +6,14 @@ loops and the float16/bfloat16 loads, stores and per-operation rounding. Scalars
 exactly representable in every dtype, where torch's CPU and CUDA kernels round alike.
 """
 
+import contextlib
 import ctypes
 import shutil
 import subprocess
+import sys
+import types
 
+import numpy as np
 import pytest
 import torch
 
@@ -137,6 +141,73 @@ def test_emulated_cuda_kernels_match_the_reference(emulated, name, p, kind, dtyp
     (want,) = torch.autograd.grad((out * grad_s).sum(), xc)
     tol = {torch.float32: 1e-5, torch.float16: 1e-3, torch.bfloat16: 1e-2}[dtype]
     torch.testing.assert_close(grad_x.reshape(x.shape).float(), want.float(), rtol=tol, atol=tol)
+
+
+class _EmulatedFunction:
+    """Stands in for a CuPy kernel: runs the emulated kernel once per thread of the grid."""
+
+    _CTYPES = {np.uint64: ctypes.c_void_p, np.int64: ctypes.c_longlong, np.float64: ctypes.c_double,
+               np.int32: ctypes.c_int}  # fmt: skip
+
+    def __init__(self, lib, name):
+        self.kernel, self.block = (
+            getattr(emulated_lib := lib, name),
+            ctypes.c_uint.in_dll(emulated_lib, "blockIdx"),
+        )
+
+    def __call__(self, grid, block, args):
+        self.kernel.argtypes = [self._CTYPES[type(a)] for a in args]
+        values = [int(a) or None if isinstance(a, np.uint64) else a.item() for a in args]
+        for n in range(grid[0] * block[0]):  # the kernel returns early for n >= N
+            self.block.value = n
+            self.kernel(*values)
+
+
+def _fake_cupy(lib, compiled):
+    class RawModule:
+        def __init__(self, code, options):
+            assert "--fmad=false" in options
+            compiled.append(code)
+
+        def get_function(self, name):
+            return _EmulatedFunction(lib, name)
+
+    context = contextlib.nullcontext
+    cuda_ns = types.SimpleNamespace(Device=lambda index: context(), ExternalStream=lambda ptr: context())
+    return types.SimpleNamespace(RawModule=RawModule, cuda=cuda_ns)
+
+
+@pytest.mark.parametrize("lean", [False, True], ids=["exact", "lean"])
+@pytest.mark.parametrize("dtype", list(DTYPES), ids=str)
+def test_cupy_glue_launches_the_kernels_with_the_right_arguments(emulated, monkeypatch, dtype, lean):
+    """neuro.kernels.cuda end to end, with CuPy replaced by the emulated kernels and CPU tensors."""
+    compiled = []
+    monkeypatch.setitem(sys.modules, "cupy", _fake_cupy(emulated, compiled))
+    monkeypatch.setattr(cuda, "_MODULES", {})
+    monkeypatch.setattr(torch.cuda, "current_stream", lambda device: types.SimpleNamespace(cuda_stream=0))
+    p = F.ParametricLIFParameters(w=torch.tensor(0.0, requires_grad=True), v_reset=-0.125)
+    mode = KIND_PLIF | MODE_DECAY | MODE_LEAN * lean
+    g = torch.Generator().manual_seed(5)
+    x = (torch.randn(5, 40, generator=g) + 0.6).to(dtype)
+    v0, grad_s = torch.zeros(40, dtype=dtype), torch.randn(5, 40, generator=g).to(dtype)
+    k = torch.tensor([0.5], dtype=torch.float64)
+    saved_dtype = torch.bfloat16 if lean else dtype
+    spikes, v_last, saved = cuda.lif_forward(
+        x, v0, k, 1.0, 1.0, -0.125, mode, ATan().c_derivative, saved_dtype
+    )
+    grad_x, grad_v0, grad_k = cuda.lif_backward(grad_s, None, saved, v0, x, k, 1.0, 1.0, -0.125, mode,
+                                                ATan().c_derivative)  # fmt: skip
+    assert len(compiled) == 1  # one NVRTC module per surrogate and device
+
+    ref_spikes, ref_state = run_steps(F.plif_step, x.unsqueeze(1), F.LIFState(v0.unsqueeze(0)), p)
+    assert torch.equal(spikes, ref_spikes.squeeze(1)) and torch.equal(v_last, ref_state.v.squeeze(0))
+    xc, wc = x.clone().requires_grad_(), p.w
+    out, _ = run_multi_step(F.plif_step, xc, F.LIFState(v0), p, "cpu", "lean" if lean else "exact")
+    want_x, want_w = torch.autograd.grad((out * grad_s).sum(), (xc, wc))
+    tol = {torch.float32: 1e-5, torch.float16: 1e-3, torch.bfloat16: 1e-2}[dtype]
+    torch.testing.assert_close(grad_x.float(), want_x.float(), rtol=tol, atol=tol)
+    # dL/dw = sum_n dL/dk_n * k (1 - k) with k = 1/2
+    torch.testing.assert_close(grad_k.sum() * 0.25, want_w.float(), rtol=max(tol, 1e-4), atol=1e-4)
 
 
 gpu = pytest.mark.skipif(
