@@ -65,8 +65,7 @@ def pretrained_efficientnet_lite0() -> nn.Module:
                 f"{dst} {tuple(target[dst].shape)}"
             )
         mapped[dst] = source[src]
-    missing, unexpected = model.load_state_dict(mapped, strict=False)
-    assert not unexpected and all(k.endswith("num_batches_tracked") for k in missing)
+    model.load_state_dict(mapped, strict=False)  # only the num_batches_tracked counters stay as they are
     return model
 
 
@@ -93,13 +92,19 @@ def _load_local_weights(model: nn.Module, path: str, backbone: str) -> None:
     file = Path(path)
     if not file.is_file():
         raise FileNotFoundError(f"weights file for backbone {backbone!r} not found: {file}")
-    state = torch.load(file, map_location="cpu", weights_only=True)
+    try:
+        state = torch.load(file, map_location="cpu", weights_only=True)
+    except Exception as err:  # pickle, zip and torch errors all mean "not a readable state dict"
+        raise ValueError(f"{file} is not a readable torch state dict: {err}") from err
     if not isinstance(state, dict):
         raise ValueError(f"{file} is not a state dict (got {type(state).__name__})")
-    missing, unexpected = model.load_state_dict(state, strict=False)
+    try:
+        # strict=False: a full checkpoint's classifier is not part of the feature extractor
+        missing, _ = model.load_state_dict(state, strict=False)
+    except RuntimeError as err:
+        raise ValueError(f"{file} does not fit backbone {backbone!r}: {err}") from err
     if missing:
         raise ValueError(f"{file} lacks {len(missing)} tensor(s) of {backbone!r}, e.g. {missing[:3]}")
-    del unexpected  # the classifier of a full checkpoint is not part of the feature extractor
 
 
 def _torchvision_features(name: str) -> nn.Module:

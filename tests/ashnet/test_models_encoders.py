@@ -99,6 +99,19 @@ def test_bad_backbones_are_clear_errors(cfg, error, needle):
         ConcreteEncoder(cfg)
 
 
+def test_unfitting_local_weights_are_clear_errors(tmp_path):
+    import timm
+
+    wrong = tmp_path / "wrong.pt"
+    torch.save(timm.create_model("resnet10t", num_classes=0).state_dict(), wrong)
+    with pytest.raises(ValueError, match="does not fit backbone 'resnet14t'|lacks"):
+        ConcreteEncoder(ConcreteConfig(backbone="resnet14t", weights=str(wrong)))
+    junk = tmp_path / "junk.pt"
+    junk.write_text("not a checkpoint")
+    with pytest.raises(ValueError, match="not a readable torch state dict"):
+        ConcreteEncoder(ConcreteConfig(backbone="resnet10t", weights=str(junk)))
+
+
 def test_concrete_encoder_rejects_bad_images():
     enc = ConcreteEncoder(ConcreteConfig(backbone="tiny_cnn"))
     with pytest.raises(ValueError, match=r"\[B, 3, H, W\]"):
