@@ -41,7 +41,7 @@ from ..functional.common import LIFState, run_steps
 from ..functional.lif import IFParameters, LIFParameters, ParametricLIFParameters
 from ..validation import check_neuron_input, check_state_shape
 from . import cpu, cuda, ops  # noqa: F401  (ops registers torch.ops.neuro.*)
-from .source import KIND_IF, KIND_LIF, KIND_PLIF, MODE_DECAY, MODE_DETACH, MODE_LEAN, MODE_SOFT
+from .source import KIND_IF, KIND_LIF, KIND_PLIF, MODE_DECAY, MODE_DETACH, MODE_LEAN, MODE_NO_SAVE, MODE_SOFT
 
 __all__ = ["BACKENDS", "MEMORY_MODES", "check_backend", "run_multi_step", "resolve_backend"]
 
@@ -154,6 +154,9 @@ def _fused_multi_step(x_seq, state, p, lean: bool):
     else:
         v0 = state.v.reshape(-1).to(x.dtype).contiguous()
     k = p.w.sigmoid().to(x.device) if kind == KIND_PLIF else None
+    needs_grad = torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (x, v0, k))
+    if not needs_grad:  # inference: keep nothing for a backward that will not run
+        mode = mode & ~MODE_LEAN | MODE_NO_SAVE
     tau = float(p.tau) if kind == KIND_LIF else 1.0
     v_reset = 0.0 if soft else float(p.v_reset)
     spikes, v_last, _ = torch.ops.neuro.lif_forward(

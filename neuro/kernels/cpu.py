@@ -123,13 +123,12 @@ def _as(t: torch.Tensor | None, dtype: torch.dtype) -> torch.Tensor | None:
     return None if t is None else t.to(dtype).contiguous()
 
 
-def lif_forward(x, v0, k, tau, v_threshold, v_reset, mode, c_derivative, saved_dtype):
-    """Run the forward kernel on contiguous CPU ``x [T, N]``; returns ``(spikes, v_last, saved)``."""
+def lif_forward(x, v0, k, tau, v_threshold, v_reset, mode, c_derivative, saved):
+    """Forward on contiguous CPU ``x [T, N]``, filling ``saved``; returns ``(spikes, v_last, saved)``."""
     fn = load_library(c_derivative, x.dtype).forward
     real = compute_dtype(x.dtype)
     xr, v0r = _as(x, real), _as(v0, real)
     spikes, v_last = torch.empty_like(xr), torch.empty_like(v0r)
-    saved = torch.empty(x.shape, dtype=saved_dtype)
     T, N = x.shape
     fn(*map(_ptr, (xr, v0r, spikes, v_last, saved)), T, N, _ptr(k), tau, v_threshold, v_reset, mode)
     return spikes.to(x.dtype), v_last.to(x.dtype), saved

@@ -70,11 +70,10 @@ def _scalars(T, N, k, tau, v_threshold, v_reset, mode):
             np.int32(mode))  # fmt: skip
 
 
-def lif_forward(x, v0, k, tau, v_threshold, v_reset, mode, c_derivative, saved_dtype):
-    """Forward on contiguous CUDA ``x [T, N]``; returns ``(spikes, v_last, saved)``."""
+def lif_forward(x, v0, k, tau, v_threshold, v_reset, mode, c_derivative, saved):
+    """Forward on contiguous CUDA ``x [T, N]``, filling ``saved``; returns ``(spikes, v_last, saved)``."""
     kernel = _function(c_derivative, "neuro_lif_fwd" + DTYPES[x.dtype], x.device)
     spikes, v_last = torch.empty_like(x), torch.empty_like(v0)
-    saved = torch.empty(x.shape, dtype=saved_dtype, device=x.device)
     T, N = x.shape
     args = (_ptr(x), _ptr(v0), _ptr(spikes), _ptr(v_last), _ptr(saved))
     _launch(kernel, x.device, N, args + _scalars(T, N, k, tau, v_threshold, v_reset, mode))

@@ -21,7 +21,7 @@
 #define FN(name) CAT2(name, SFX)
 
 typedef struct {
-    int kind, decay, soft, detach, lean;
+    int kind, decay, soft, detach, lean, save;
     REAL tau, inv_tau, k, vth, vr, r;
     REAL vth_sub, r_sub, vth_mul, vr_mul; /* the scalars as the forward operations see them */
     /* reverse-pass coefficients, so that the backward loop has no branches:
@@ -38,6 +38,7 @@ DEVICE FN(lif_params) FN(make_params)(const double *kp, double tau, double vth, 
     p.soft = (mode & MODE_SOFT) != 0;
     p.detach = (mode & MODE_DETACH) != 0;
     p.lean = (mode & MODE_LEAN) != 0;
+    p.save = (mode & MODE_NO_SAVE) == 0;
     p.tau = SCALAR_MUL((REAL)tau);
     p.inv_tau = (REAL)1 / p.tau;
     p.k = kp ? SCALAR_MUL((REAL)kp[0]) : (REAL)0;

@@ -3,7 +3,8 @@
  * Pasted by neuro/kernels/source.py after lif_core.h, once per REAL. Tensors are contiguous
  * [T, N]; each thread takes BLOCK neighbouring neurons and walks time for all of them, so the
  * loop over the block is innermost (SIMD) and every element is read and written once.
- * saved holds H_t (REAL) or, in lean mode, H_t - V_th rounded to bf16 (uint16_t).
+ * saved holds H_t (REAL) or, in lean mode, H_t - V_th rounded to bf16 (uint16_t); nothing
+ * when no backward will run (MODE_NO_SAVE).
  * The neuron kind, decay_input and the memory mode are constants in each call of the always-inline
  * block functions below, so every combination gets its own vectorised loop without branches.
  */
@@ -16,11 +17,12 @@ ALWAYS_INLINE void FN(forward_block)(FN(lif_params) p, const int kind, const int
 {
     p.kind = kind;
     p.decay = decay;
-    REAL v[BLOCK];
+    REAL v[BLOCK], scratch[BLOCK];
     for (int64_t j = 0; j < nb; j++)
         v[j] = v0[n0 + j];
     for (int64_t t = 0; t < T; t++) {
         const int64_t o = t * N + n0;
+        REAL *h_out = p.save ? (REAL *)saved + o : scratch; /* no backward: H goes to a scratch row */
 #pragma omp simd
         for (int64_t j = 0; j < nb; j++) {
             const REAL h = FN(charge)(&p, x[o + j], v[j]);
@@ -31,7 +33,7 @@ ALWAYS_INLINE void FN(forward_block)(FN(lif_params) p, const int kind, const int
             if (lean)
                 ((uint16_t *)saved)[o + j] = bf16_from_float((float)(y + (REAL)0)); /* -0 -> +0: sign = spike */
             else
-                ((REAL *)saved)[o + j] = h;
+                h_out[j] = h;
         }
     }
     for (int64_t j = 0; j < nb; j++)

@@ -2,7 +2,7 @@
  *
  * Pasted by neuro/kernels/source.py after lif_core.h, once per storage type (STORAGE, LOAD, STORE;
  * the compute type REAL is float). Tensors are contiguous [T, N]. saved holds H_t in the storage
- * type or, in lean mode, H_t - V_th rounded to bf16.
+ * type or, in lean mode, H_t - V_th rounded to bf16; nothing under MODE_NO_SAVE.
  */
 
 extern "C" __global__ void FN(neuro_lif_fwd)(const STORAGE *x, const STORAGE *v0, STORAGE *spikes, STORAGE *v_last,
@@ -23,7 +23,7 @@ extern "C" __global__ void FN(neuro_lif_fwd)(const STORAGE *x, const STORAGE *v0
         v = FN(reset)(&p, h, s);
         if (p.lean)
             ((unsigned short *)saved)[i] = bf16_from_float(y + (REAL)0);
-        else
+        else if (p.save)
             ((STORAGE *)saved)[i] = STORE(h);
     }
     v_last[n] = STORE(v);

@@ -14,9 +14,9 @@ from __future__ import annotations
 import torch
 
 from . import cpu, cuda
-from .source import KIND_PLIF, MODE_LEAN
+from .source import KIND_PLIF, MODE_LEAN, MODE_NO_SAVE
 
-__all__ = ["lif_forward", "lif_backward", "saved_dtype", "grad_k_dtype"]
+__all__ = ["lif_forward", "lif_backward", "saved_dtype", "saved_shape", "grad_k_dtype"]
 
 
 def saved_dtype(x: torch.Tensor, mode: int) -> torch.dtype:
@@ -25,6 +25,11 @@ def saved_dtype(x: torch.Tensor, mode: int) -> torch.dtype:
     if mode & MODE_LEAN:
         return torch.bfloat16
     return cpu.compute_dtype(x.dtype) if x.device.type == "cpu" else x.dtype
+
+
+def saved_shape(x: torch.Tensor, mode: int) -> tuple[int, ...]:
+    """``[T, N]``, or empty when no backward will run."""
+    return (0,) if mode & MODE_NO_SAVE else tuple(x.shape)
 
 
 def grad_k_dtype(v0: torch.Tensor) -> torch.dtype:
@@ -45,18 +50,24 @@ def lif_forward(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Fused forward: ``(spikes [T, N], v_last [N], saved [T, N])``."""
     k64 = None if k is None else k.detach().to(torch.float64).contiguous()
-    return cpu.lif_forward(x, v0, k64, tau, v_threshold, v_reset, mode, surrogate, saved_dtype(x, mode))
+    saved = torch.empty(saved_shape(x, mode), dtype=saved_dtype(x, mode))
+    return cpu.lif_forward(x, v0, k64, tau, v_threshold, v_reset, mode, surrogate, saved)
 
 
 @lif_forward.register_kernel("cuda")
 def _lif_forward_cuda(x, v0, k, tau, v_threshold, v_reset, mode, surrogate):
     k64 = None if k is None else k.detach().to(torch.float64).contiguous()
-    return cuda.lif_forward(x, v0, k64, tau, v_threshold, v_reset, mode, surrogate, saved_dtype(x, mode))
+    saved = torch.empty(saved_shape(x, mode), dtype=saved_dtype(x, mode), device=x.device)
+    return cuda.lif_forward(x, v0, k64, tau, v_threshold, v_reset, mode, surrogate, saved)
 
 
 @lif_forward.register_fake
 def _lif_forward_fake(x, v0, k, tau, v_threshold, v_reset, mode, surrogate):
-    return torch.empty_like(x), torch.empty_like(v0), x.new_empty(x.shape, dtype=saved_dtype(x, mode))
+    return (
+        torch.empty_like(x),
+        torch.empty_like(v0),
+        x.new_empty(saved_shape(x, mode), dtype=saved_dtype(x, mode)),
+    )
 
 
 @torch.library.custom_op("neuro::lif_backward", mutates_args=(), device_types="cpu")

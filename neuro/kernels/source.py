@@ -14,6 +14,8 @@ HERE = Path(__file__).parent
 
 KIND_IF, KIND_LIF, KIND_PLIF = 0, 1, 2
 MODE_DECAY, MODE_SOFT, MODE_DETACH, MODE_LEAN = 4, 8, 16, 32
+# nothing will run backward (no grad needed): the forward writes no saved tensor
+MODE_NO_SAVE = 64
 
 # Neurons per CPU block: the SIMD loop runs over a block, the time loop around it.
 CPU_BLOCK = 256
@@ -29,6 +31,7 @@ _COMMON = f"""
 #define MODE_SOFT {MODE_SOFT}
 #define MODE_DETACH {MODE_DETACH}
 #define MODE_LEAN {MODE_LEAN}
+#define MODE_NO_SAVE {MODE_NO_SAVE}
 """
 
 _CPU_PRELUDE = """

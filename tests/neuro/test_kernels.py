@@ -175,6 +175,19 @@ def test_lean_mode_keeps_two_bytes_per_neuron_step_and_close_gradients(kind, sof
         assert float((a - b).norm() / a.norm()) < 0.02
 
 
+def test_inference_keeps_nothing_for_backward():
+    p = _params("LIF", True, True, False)
+    x, v0 = _inputs()
+    with torch.no_grad():
+        got = run_multi_step(F.lif_step, x, F.LIFState(v0), p, "cpu")
+    ref = run_multi_step(F.lif_step, x, F.LIFState(v0), p, "torch")
+    assert torch.equal(got[0], ref[0]) and torch.equal(got[1].v, ref[1].v)
+    args = (x.reshape(7, -1), v0.reshape(-1), None, 3.7, 0.9, 0.0)
+    _, _, saved = torch.ops.neuro.lif_forward(*args, 1 | 4 | 8, S.ATan().c_derivative)
+    _, _, nothing = torch.ops.neuro.lif_forward(*args, 1 | 4 | 8 | 64, S.ATan().c_derivative)
+    assert saved.shape == x.reshape(7, -1).shape and nothing.numel() == 0
+
+
 def test_fake_tensors_and_autograd_pass_opcheck():
     x, v0 = _inputs((4, 1, 9))
     k = torch.tensor(0.4, requires_grad=True)

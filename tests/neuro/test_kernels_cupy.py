@@ -191,10 +191,8 @@ def test_cupy_glue_launches_the_kernels_with_the_right_arguments(emulated, monke
     x = (torch.randn(5, 40, generator=g) + 0.6).to(dtype)
     v0, grad_s = torch.zeros(40, dtype=dtype), torch.randn(5, 40, generator=g).to(dtype)
     k = torch.tensor([0.5], dtype=torch.float64)
-    saved_dtype = torch.bfloat16 if lean else dtype
-    spikes, v_last, saved = cuda.lif_forward(
-        x, v0, k, 1.0, 1.0, -0.125, mode, ATan().c_derivative, saved_dtype
-    )
+    saved = torch.empty(x.shape, dtype=torch.bfloat16 if lean else dtype)
+    spikes, v_last, saved = cuda.lif_forward(x, v0, k, 1.0, 1.0, -0.125, mode, ATan().c_derivative, saved)
     grad_x, grad_v0, grad_k = cuda.lif_backward(grad_s, None, saved, v0, x, k, 1.0, 1.0, -0.125, mode,
                                                 ATan().c_derivative)  # fmt: skip
     assert len(compiled) == 1  # one NVRTC module per surrogate and device
