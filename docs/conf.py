@@ -67,5 +67,6 @@ sphinx_gallery_conf = {
     "only_warn_on_example_error": False,
     "download_all_examples": False,
     "remove_config_comments": True,
+    "capture_repr": (),  # show printed output only, not the value of a block's last line
     "image_scrapers": ("ashnet_docs.figure_scraper", "matplotlib"),  # standalone figures first
 }

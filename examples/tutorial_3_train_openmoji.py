@@ -106,7 +106,12 @@ for name, config in configs.items():
 # embedding (see :doc:`/concepts`). :func:`ashnet.viz.training_curves` plots them from
 # ``metrics.jsonl``; ``ashnet viz`` does the same from the command line.
 
-curves = {name: training_curves(RUNS / name.replace(" ", "_")) for name in configs}
+ash_curves = training_curves(RUNS / "ASH-Net")
+
+# %%
+# The baseline trains the image-text contrast alone:
+
+baseline_curves = training_curves(RUNS / "ANN_baseline")
 
 # %%
 # Retrieval on the test split
@@ -142,8 +147,8 @@ for name, ev in evaluations.items():
 # embeds test images, and :func:`neuro.viz.firing_rate_heatmap` shows each layer's
 # firing rate at each of the ``T`` time steps. (``neuro.viz`` returns matplotlib figures
 # without touching pyplot, so it runs headless; ``path=`` saves them as PNG or SVG.) The
-# rates climb over the first steps as the membranes charge; the output layer's rate is
-# what the ``rate`` readout averages into the embedding.
+# rates are lowest at the first step, while the membranes charge; the output layer's
+# rate is what the ``rate`` readout averages into the embedding.
 
 ash = models["ASH-Net"]
 images = torch.stack([ImageTextDataset(test, image_size=64)[i][0] for i in range(8)])

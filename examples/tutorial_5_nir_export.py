@@ -46,11 +46,12 @@ net = nn.Sequential(
 )
 with torch.no_grad():
     for layer in (net[0].layer, net[2].layer):
-        layer.weight.mul_(3.0)  # strong enough weights that every layer fires
+        layer.weight.mul_(8.0)  # strong enough weights that every layer fires
 x = neuro.encoders.poisson(torch.rand(3, 40), T=20)  # [T=20, B=3, 40]
 with torch.no_grad():
     reference = net(x)
 neuro.reset(net)
+print(f"neuro: {int(reference.sum())} output spikes")
 
 graph = to_nir(net, x, dt=1e-3)
 for name, node in graph.nodes.items():
@@ -113,7 +114,8 @@ for name, (load, dt) in importers.items():
     with torch.no_grad():
         outputs[name] = run_stateful(module, x)
     same = torch.equal(outputs[name], reference)
-    print(f"{name:16s} spikes equal to neuro's: {same}")
+    count = int(outputs[name].sum())
+    print(f"{name:16s} {count} output spikes, equal to neuro's: {same}")
 
 fig, axes = plt.subplots(1, len(outputs), figsize=(12, 2.8), sharey=True)
 for ax, (name, spikes) in zip(axes, outputs.items(), strict=True):
@@ -173,7 +175,11 @@ config = ModelConfig(
     embed_dim=32,
 )
 model = build_model(config).eval()
-part = export_nir(model, torch.rand(2, 3, 32, 32), OUT / "core.nir")
-print("nodes:", part["nodes"])
+images = torch.rand(2, 3, 32, 32)
+part = export_nir(model, images, OUT / "core.nir")
+print("nodes:", list(part["nodes"].values()))
 print("check:", part["check"])
+with torch.no_grad():
+    rate = model.encode_image(images).firing_rate
+print(f"spiking encoder firing rate on these images: {float(rate):.3f}")
 plt.show()

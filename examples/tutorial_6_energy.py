@@ -145,8 +145,8 @@ for part, values in parts.items():
 # ------------------
 # The costs are a parameter (``--mac-pj`` and ``--ac-pj`` on the command line). With
 # Horowitz's 8-bit integer figures (a MAC about 0.23 pJ, an add 0.03 pJ) the numbers
-# shrink twentyfold, and the ratio between the two models moves with the ratio of the
-# two costs:
+# shrink twentyfold. The dense backbone dominates both models either way; the spiking
+# encoder's saving is a small part of the whole image path here:
 
 int8 = EnergyCosts(
     mac_pj=0.23, ac_pj=0.03, source="Horowitz 2014, 45 nm, 8-bit integer"

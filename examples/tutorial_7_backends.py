@@ -11,18 +11,20 @@ by memory bandwidth. The reference backend steps through time in Python with sma
 operations and runs far below that limit; the fused kernels run the whole time loop
 inside one kernel, reading and writing each element once per direction.
 
-======== =================================================================== backend
-what runs ======== ===================================================================
-torch    the reference: a Python loop over ``*_step``; every neuron, dtype
-         and device; the one to read, debug and differentiate twice
-cpu      a fused C kernel, built with gcc at first use and cached; IF, LIF,
-         ParametricLIF; float32/float64 (float16/bfloat16 on request)
+======== ==============================================================
+backend  what runs
+======== ==============================================================
+torch    the reference: a Python loop over ``*_step``; every neuron,
+         dtype and device; the one to read and debug
+cpu      a fused C kernel, built with gcc at first use and cached; IF,
+         LIF, ParametricLIF; float32/float64 (float16/bfloat16 when
+         asked for explicitly)
 cupy     the same C source compiled for CUDA by NVRTC through CuPy
          (``pip install -e .[cuda]``, no compiler needed)
-auto     the default: ``cupy`` for CUDA tensors when CuPy imports, ``cpu``
-         for float32/float64 CPU tensors when the kernel builds, else
-         ``torch`` (ALIF and CubaLIF always run the reference)
-======== ===================================================================
+auto     the default: ``cupy`` for CUDA tensors when CuPy imports,
+         ``cpu`` for float32/float64 CPU tensors when the kernel builds,
+         else ``torch`` (ALIF and CubaLIF always run the reference)
+======== ==============================================================
 
 Without a C compiler, ``auto`` falls back to ``torch`` with a one-line warning.
 """
@@ -108,12 +110,14 @@ print(f"lean mode: input-gradient max abs error against the reference {lean_err:
 # ``benchmarks/neurons.py`` (``make bench``) times LIF forward+backward for ``neuro``'s
 # backends and for SpikingJelly 2.0, Norse and snnTorch with identical dynamics (it
 # checks that their firing rates agree before timing), against the memory-bandwidth
-# floor of the shape, and writes JSON. Its README gives the numbers measured at full
-# size (``T=16, B=32, N=4096``) on CPU and GPU. Here it runs at a quarter of that size
-# with few repeats, so that these docs build quickly; the timings are this build
-# machine's and vary from run to run.
+# floor of the shape, and writes JSON. ``benchmarks/README.md`` explains the method and
+# gives the numbers measured at full size (``T=16, B=32, N=4096``), and how to run it on
+# a GPU. Here it runs at a quarter of that size with few repeats, so that these docs
+# build quickly: the timings below are this build machine's, under whatever else it was
+# doing, and vary from run to run.
 
-script = Path(__file__).resolve().parent.parent / "benchmarks" / "neurons.py"
+# benchmarks/ sits next to the neuro package in a clone of the repository.
+script = Path(neuro.__file__).resolve().parent.parent / "benchmarks" / "neurons.py"
 out = Path(tempfile.mkdtemp(prefix="ashnet_tutorial7_")) / "neurons.json"
 args = ["--T", "16", "--B", "8", "--N", "4096", "--repeats", "7", "--warmup", "2"]
 run = subprocess.run(
@@ -132,17 +136,16 @@ rows = sorted(bench["results"].items(), key=lambda kv: kv[1]["total"]["median_ms
 names = [name for name, _ in rows]
 forward = [r["forward"]["median_ms"] for _, r in rows]
 backward = [r["backward"]["median_ms"] for _, r in rows]
-floor = 3 * bench["floor_pass_ms"]  # forward+backward reads/writes at least 3 passes
+floor = 3 * bench["floor_pass"]["median_ms"]  # fwd+bwd moves at least 3 passes
 
 fig, ax = plt.subplots(figsize=(8, 3.8))
 ax.barh(names, forward, color="C0", label="forward")
 ax.barh(names, backward, left=forward, color="C1", label="backward")
 ax.axvline(floor, color="k", ls="--", lw=1, label="bandwidth floor (3 passes)")
 ax.invert_yaxis()
-ax.set_xscale("log")
 c = bench["config"]
-ax.set(xlabel="milliseconds (median, log scale)")
+ax.set(xlabel="milliseconds (median)")
 ax.set_title(f"LIF forward+backward, T={c['T']} B={c['B']} N={c['N']}, float32, CPU")
-ax.legend(loc="lower right", fontsize=8)
+ax.legend(loc="upper right", fontsize=8)
 fig.tight_layout()
 plt.show()
