@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import shutil
 import time
 from pathlib import Path
@@ -69,7 +70,7 @@ def run_demo(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     data_dir = Path(data_dir) if data_dir is not None else out / "data"
-    started = time.perf_counter()
+    started, cpu_started, load_before = time.perf_counter(), time.process_time(), os.getloadavg()[0]
     pairs = data_dir / "pairs.csv"
     if not pairs.is_file():
         pairs = build_openmoji(data_dir, limit=limit)
@@ -94,7 +95,7 @@ def run_demo(
     test = load_pairs(pairs).split("test")
     for name, run in runs.items():
         results[name]["eval"] = _evaluate_run(run, test, 256)
-    total_s = time.perf_counter() - started
+    total_s, cpu_s = time.perf_counter() - started, time.process_time() - cpu_started
     table = load_pairs(pairs)
     sizes = " / ".join(f"{len(table.split(s).images)} {s}" for s in ("train", "val", "test"))
     notes = [
@@ -105,7 +106,9 @@ def run_demo(
         "Training time excludes feature caching.",
         "Zero-shot: each test image is classified among the prompts 'an emoji of <first caption>' "
         "of all test images.",
-        f"Wall time of the whole demo: {total_s:.0f} s (data build {build_s:.0f} s).",
+        f"Whole demo: {total_s:.0f} s wall (data build {build_s:.0f} s), {cpu_s:.0f} s CPU in this process "
+        f"(all threads); {os.cpu_count()} CPUs, load average {load_before:.1f} at the start and "
+        f"{os.getloadavg()[0]:.1f} at the end (other work on the machine slows the wall time).",
     ]
     write_report(out, results, runs, notes)
     return {**results, "table": results_table(results), "total_s": total_s}
