@@ -21,7 +21,7 @@ import torch
 
 from .source import cpu_source
 
-__all__ = ["KernelBuildError", "compiler_available", "load_library", "lif_forward", "lif_backward"]
+__all__ = ["KernelBuildError", "cache_dir", "load_library", "lif_forward", "lif_backward"]
 
 # No fast-math and no FMA contraction: each operation rounds as torch's does, so spikes are bit-equal.
 CFLAGS = ["-O3", "-ffp-contract=off", "-fno-math-errno", "-fPIC", "-shared", "-std=c11"]
@@ -38,15 +38,13 @@ def _compiler() -> str | None:
     return os.environ.get("CC") or shutil.which("gcc") or shutil.which("cc")
 
 
-def compiler_available() -> bool:
-    return _compiler() is not None
-
-
 def cache_dir() -> Path:
+    """Where built libraries are kept: ``$NEURO_KERNEL_CACHE`` or ``~/.cache/ashnet-neuro``."""
     return Path(os.environ.get("NEURO_KERNEL_CACHE", Path.home() / ".cache" / "ashnet-neuro"))
 
 
 def _cpu_id() -> str:
+    """The CPU's feature flags: a library built with -march=native only runs where they match."""
     try:
         info = Path("/proc/cpuinfo").read_text()
         return next((line for line in info.splitlines() if line.startswith("flags")), platform.processor())
