@@ -60,8 +60,8 @@ def check_backend(backend: str) -> None:
 def _cpu_kernel_usable(p, dtype: torch.dtype) -> bool:
     """Whether the CPU kernel for ``p``'s surrogate builds; warns once (and only once) if not."""
     global _warned_no_cpu_kernel
-    if torch.compiler.is_compiling():  # building happens inside the op; not traceable
-        return True
+    if torch.compiler.is_compiling():  # building is not traceable; it happens inside the op
+        return not _warned_no_cpu_kernel
     try:
         cpu.load_library(p.surrogate.c_derivative, dtype)
         return True
