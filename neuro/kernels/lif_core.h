@@ -2,10 +2,11 @@
  *
  * neuro/kernels/source.py pastes this text once per compute type, after defining
  *   REAL        the compute type (float or double),
- *   SFX         the name suffix (_f32, _f64),
+ *   SFX         the name suffix (_f32, _f64, _f16, _bf16),
  *   SG(x)       the surrogate derivative as an expression of x (from Surrogate.c_derivative),
- *   RND(a)      rounding of one result to the storage precision (identity for float and double;
- *               on CUDA, fp16 or bf16 rounding, so each operation rounds as torch's would),
+ *   RND(a)      rounding of one result to the input's precision (identity for float and double;
+ *               fp16 or bf16 rounding for half-precision inputs, so each operation rounds as
+ *               torch's would),
  *   DIV_TAU(a)  a / tau as torch computes it (true division on the CPU; a * (1/tau) on CUDA,
  *               where torch turns division by a Python scalar into a multiplication),
  *   SCALAR_ADD(c), SCALAR_MUL(c)  a Python scalar as torch uses it in an addition or a
