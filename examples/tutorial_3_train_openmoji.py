@@ -60,9 +60,11 @@ fig.tight_layout()
 # Runs are described by a :class:`ashnet.config.Config`, loaded from YAML. The packaged
 # ``demo`` config freezes the pretrained EfficientNet-Lite0 and MiniLM encoders, so
 # their outputs are computed once and only the spiking encoder, the fusion, the
-# projections and the temperature train. Overrides use the same dotted keys as ``ashnet
-# train --set``. The ``baseline`` config is the same with the spiking branch off: an
-# ANN-only, CLIP-style dual encoder.
+# projections and the temperature train. It trains with the image-text contrast and the
+# spatio-temporal contrast; STUA is off (on OpenMoji it did not raise validation recall;
+# :doc:`tutorial_4_stua_pretraining` shows it). Overrides use the same dotted keys as
+# ``ashnet train --set``. The ``baseline`` config is the same with the spiking branch
+# off: an ANN-only, CLIP-style dual encoder.
 
 tiny = [
     "data.batch_size=32",
@@ -100,10 +102,9 @@ for name, config in configs.items():
 
 # %%
 # Every ``log_every`` steps the run logs its losses; every ``eval_every`` steps it
-# evaluates retrieval on the validation split. ``itc`` is the image-text contrast,
-# ``st`` the spatio-temporal contrast across time windows of the spiking encoder, and
-# ``stua`` the alignment of the spiking encoder's reading of captions to the text
-# embedding (see :doc:`/concepts`). :func:`ashnet.viz.training_curves` plots them from
+# evaluates retrieval on the validation split. ``itc`` is the image-text contrast and
+# ``st`` the spatio-temporal contrast across time windows of the spiking encoder (see
+# :doc:`/concepts`). :func:`ashnet.viz.training_curves` plots them from
 # ``metrics.jsonl``; ``ashnet viz`` does the same from the command line.
 
 ash_curves = training_curves(RUNS / "ASH-Net")
