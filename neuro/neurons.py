@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from . import functional as F
-from .kernels import check_backend
+from .kernels import MEMORY_MODES, check_backend
 from .surrogate import ATan, Surrogate
 from .validation import check_neuron_input, check_step_mode
 
@@ -27,18 +27,25 @@ class SpikingNeuron(nn.Module):
     ``check_finite`` (default ``True``) raises a ``ValueError`` when NaN or Inf input made the
     membrane potential non-finite. NaN and Inf propagate into the final potential of every neuron
     here, so checking that one ``[B, ...]`` tensor catches them at ``1/T`` of the input's cost. The
-    check runs on CPU tensors only: on CUDA it would force a device sync on every call.
+    check runs on CPU tensors outside ``torch.compile`` only: on CUDA it would force a device sync
+    on every call, and in a compiled graph it would break the graph.
+
+    ``memory`` is what the fused backward keeps per neuron-step: ``"exact"`` (the pre-spike
+    potential in float32, 4 bytes) or ``"lean"`` (in bfloat16, 2 bytes; see :mod:`neuro.kernels`).
     """
 
     step_fn = None
     multi_step_fn = None
 
-    def __init__(self, step_mode: str = "m", backend: str = "auto"):
+    def __init__(self, step_mode: str = "m", backend: str = "auto", memory: str = "exact"):
         super().__init__()
         check_step_mode(step_mode)
         check_backend(backend)
+        if memory not in MEMORY_MODES:
+            raise ValueError(f"memory must be one of {MEMORY_MODES}, got {memory!r}")
         self.step_mode = step_mode
         self.backend = backend
+        self.memory = memory
         self.state = None
         self.record_v = False
         self.check_finite = True
@@ -75,13 +82,15 @@ class SpikingNeuron(nn.Module):
                 vs.append(self.state.v.detach())
             self.v_seq = torch.stack(vs)
             return torch.stack(spikes)
-        z, self.state = type(self).multi_step_fn(x, self.state, p, backend=self.backend)
+        z, self.state = type(self).multi_step_fn(x, self.state, p, backend=self.backend, memory=self.memory)
         return z
 
     def _check_state_finite(self) -> None:
         """NaN or Inf anywhere in the input leaves the final membrane potential non-finite."""
         v = self.state.v
-        if v.device.type == "cpu" and not bool(torch.isfinite(v).all()):
+        if torch.compiler.is_compiling() or v.device.type != "cpu":
+            return
+        if not bool(torch.isfinite(v).all()):
             raise ValueError(
                 f"{type(self).__name__}: the membrane potential became NaN or Inf; the input to this "
                 "layer contained non-finite values (check the data and the layers before it). "
@@ -100,8 +109,8 @@ class _FixedParameters(SpikingNeuron):
 
     params_cls = None
 
-    def __init__(self, step_mode="m", backend="auto", **params):
-        super().__init__(step_mode, backend)
+    def __init__(self, step_mode="m", backend="auto", memory="exact", **params):
+        super().__init__(step_mode, backend, memory)
         self.params = type(self).params_cls(**params)
 
     def parameters_tuple(self):
@@ -123,10 +132,12 @@ class IF(_FixedParameters):
         surrogate: Surrogate | None = None,
         step_mode: str = "m",
         backend: str = "auto",
+        memory: str = "exact",
     ):
         super().__init__(
             step_mode,
             backend,
+            memory,
             v_threshold=v_threshold,
             v_reset=v_reset,
             detach_reset=detach_reset,
@@ -161,10 +172,12 @@ class LIF(_FixedParameters):
         surrogate: Surrogate | None = None,
         step_mode: str = "m",
         backend: str = "auto",
+        memory: str = "exact",
     ):
         super().__init__(
             step_mode,
             backend,
+            memory,
             tau=tau,
             v_threshold=v_threshold,
             v_reset=v_reset,
@@ -193,10 +206,12 @@ class ALIF(_FixedParameters):
         surrogate: Surrogate | None = None,
         step_mode: str = "m",
         backend: str = "auto",
+        memory: str = "exact",
     ):
         super().__init__(
             step_mode,
             backend,
+            memory,
             tau=tau,
             tau_adapt=tau_adapt,
             beta=beta,
@@ -229,10 +244,12 @@ class CubaLIF(_FixedParameters):
         surrogate: Surrogate | None = None,
         step_mode: str = "m",
         backend: str = "auto",
+        memory: str = "exact",
     ):
         super().__init__(
             step_mode,
             backend,
+            memory,
             tau_mem=tau,
             tau_syn=tau_syn,
             v_threshold=v_threshold,
@@ -259,8 +276,9 @@ class ParametricLIF(SpikingNeuron):
         surrogate: Surrogate | None = None,
         step_mode: str = "m",
         backend: str = "auto",
+        memory: str = "exact",
     ):
-        super().__init__(step_mode, backend)
+        super().__init__(step_mode, backend, memory)
         self.w = nn.Parameter(torch.tensor(F.plif_weight_for_tau(tau)))
         self._fire = dict(
             v_threshold=v_threshold,

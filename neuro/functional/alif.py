@@ -55,6 +55,8 @@ def alif_step(x: torch.Tensor, state: ALIFState | None, p: ALIFParameters):
     return spike, ALIFState(v, a)
 
 
-def alif_multi_step(x_seq: torch.Tensor, state: ALIFState | None, p: ALIFParameters, backend="torch"):
+def alif_multi_step(
+    x_seq: torch.Tensor, state: ALIFState | None, p: ALIFParameters, backend="torch", memory="exact"
+):
     """ALIF over ``x_seq`` of shape ``[T, B, ...]``; returns ``(spike_seq, ALIFState)``."""
-    return multi_step(alif_step, x_seq, state, p, backend)
+    return multi_step(alif_step, x_seq, state, p, backend, memory)

@@ -8,7 +8,7 @@ from typing import NamedTuple
 import torch
 
 from ..surrogate import ATan, Surrogate
-from ..validation import check_finite_number, check_neuron_input, check_positive
+from ..validation import check_finite_number, check_positive
 
 
 class LIFState(NamedTuple):
@@ -65,12 +65,11 @@ def fire_and_reset(h: torch.Tensor, threshold, p: FireParameters):
     return spike, v
 
 
-def multi_step(step, x_seq: torch.Tensor, state, p, backend: str):
-    """Check ``x_seq`` is ``[T, B, ...]`` floating point with T >= 1, then run ``step`` over T."""
+def multi_step(step, x_seq: torch.Tensor, state, p, backend: str, memory: str = "exact"):
+    """Run ``step`` over the time axis of ``x_seq`` with the chosen backend (see :mod:`neuro.kernels`)."""
     from ..kernels import run_multi_step
 
-    check_neuron_input(x_seq, "m")
-    return run_multi_step(step, x_seq, state, p, backend)
+    return run_multi_step(step, x_seq, state, p, backend, memory)
 
 
 def run_steps(step, x_seq: torch.Tensor, state, p):

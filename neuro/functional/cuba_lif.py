@@ -62,7 +62,7 @@ def cuba_lif_step(x: torch.Tensor, state: CubaLIFState | None, p: CubaLIFParamet
 
 
 def cuba_lif_multi_step(
-    x_seq: torch.Tensor, state: CubaLIFState | None, p: CubaLIFParameters, backend="torch"
+    x_seq: torch.Tensor, state: CubaLIFState | None, p: CubaLIFParameters, backend="torch", memory="exact"
 ):
     """CubaLIF over ``x_seq`` of shape ``[T, B, ...]``; returns ``(spike_seq, CubaLIFState)``."""
-    return multi_step(cuba_lif_step, x_seq, state, p, backend)
+    return multi_step(cuba_lif_step, x_seq, state, p, backend, memory)

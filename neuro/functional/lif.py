@@ -119,16 +119,22 @@ def plif_step(x: torch.Tensor, state: LIFState | None, p: ParametricLIFParameter
     return spike, LIFState(v)
 
 
-def if_multi_step(x_seq: torch.Tensor, state: LIFState | None, p: IFParameters, backend="torch"):
+def if_multi_step(
+    x_seq: torch.Tensor, state: LIFState | None, p: IFParameters, backend="torch", memory="exact"
+):
     """IF over ``x_seq`` of shape ``[T, B, ...]``; returns ``(spike_seq, LIFState)``."""
-    return multi_step(if_step, x_seq, state, p, backend)
+    return multi_step(if_step, x_seq, state, p, backend, memory)
 
 
-def lif_multi_step(x_seq: torch.Tensor, state: LIFState | None, p: LIFParameters, backend="torch"):
+def lif_multi_step(
+    x_seq: torch.Tensor, state: LIFState | None, p: LIFParameters, backend="torch", memory="exact"
+):
     """LIF over ``x_seq`` of shape ``[T, B, ...]``; returns ``(spike_seq, LIFState)``."""
-    return multi_step(lif_step, x_seq, state, p, backend)
+    return multi_step(lif_step, x_seq, state, p, backend, memory)
 
 
-def plif_multi_step(x_seq: torch.Tensor, state: LIFState | None, p: ParametricLIFParameters, backend="torch"):
+def plif_multi_step(
+    x_seq: torch.Tensor, state: LIFState | None, p: ParametricLIFParameters, backend="torch", memory="exact"
+):
     """ParametricLIF over ``x_seq`` of shape ``[T, B, ...]``; returns ``(spike_seq, LIFState)``."""
-    return multi_step(plif_step, x_seq, state, p, backend)
+    return multi_step(plif_step, x_seq, state, p, backend, memory)

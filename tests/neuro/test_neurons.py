@@ -238,3 +238,34 @@ def test_cuba_lif_starts_at_rest_and_relaxes_to_v_leak():
     n.record_v = True
     n(torch.zeros(40, 1, 1))
     torch.testing.assert_close(n.v_seq.flatten(), torch.full((40,), 0.3))
+
+
+@pytest.mark.parametrize("cls", [neuro.IF, neuro.LIF, neuro.ParametricLIF])
+def test_lean_memory_module_matches_exact_spikes_and_gradients_closely(cls):
+    torch.manual_seed(0)
+    x = (torch.randn(8, 4, 64) * 1.5).requires_grad_()
+    grads, spikes = [], []
+    for memory in ("exact", "lean"):
+        n = cls(memory=memory, backend="cpu")
+        z = n(x)
+        (g,) = torch.autograd.grad((z * torch.linspace(-1, 1, 64)).sum(), x)
+        grads.append(g)
+        spikes.append(z)
+    assert torch.equal(spikes[0], spikes[1])
+    rel = (grads[0] - grads[1]).norm() / grads[0].norm()
+    assert 0 < rel < 1e-2  # lean keeps H in bfloat16: close, not identical
+
+
+def test_unknown_memory_mode_is_rejected_at_construction():
+    with pytest.raises(ValueError, match="memory must be one of"):
+        neuro.LIF(memory="tiny")
+
+
+def test_non_finite_input_is_reported_unless_the_check_is_off():
+    x = torch.zeros(3, 2, 4)
+    x[1, 0, 2] = float("nan")
+    with pytest.raises(ValueError, match="NaN or Inf"):
+        neuro.LIF()(x)
+    n = neuro.LIF()
+    n.check_finite = False
+    assert n(x).shape == x.shape
