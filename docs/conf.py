@@ -46,6 +46,8 @@ autosummary_generate = True
 autodoc_typehints = "description"
 autodoc_inherit_docstrings = False  # torch.nn.Module's long docstrings would drown ours
 autodoc_member_order = "bysource"
+# The neuron modules' class attributes that point at their functional core are plumbing.
+autodoc_default_options = {"exclude-members": "step_fn, multi_step_fn, params_cls"}
 napoleon_google_docstring = False
 napoleon_numpy_docstring = True
 

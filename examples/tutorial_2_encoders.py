@@ -21,8 +21,7 @@ from neuro import encoders
 
 torch.manual_seed(0)
 
-# The scikit-image camera man, 48 x 48, intensities in [0, 1], as a batch of one: [B=1,
-# H, W].
+# scikit-image's camera man as a batch of one [B=1, 48, 48], intensities in [0, 1].
 image = torch.tensor(data.camera(), dtype=torch.float32)[None, None] / 255.0
 image = F.interpolate(image, size=(48, 48), mode="area")[:, 0]
 T = 16
