@@ -76,11 +76,17 @@ def figure_scraper(block, block_vars, gallery_conf):
 
 
 # ---------------------------------------------------------------------------------------------
-# Pages that other parts of the project write in Markdown (docs/*.md) become reStructuredText
-# under docs/generated/ at build time: myst-parser is not a dependency, and these pages use only
-# headings, paragraphs, pipe tables, bullet lists, `code`, **bold** and [links](url).
+# Pages that other parts of the project write in Markdown (docs/*.md, benchmarks/README.md) become
+# reStructuredText under docs/generated/ at build time: myst-parser is not a dependency, and these
+# pages use only headings, paragraphs, fenced code, pipe tables, bullet lists, `code`, **bold**
+# and [links](url).
 
-MARKDOWN_PAGES = ("peers", "nir_importers")
+# Page name under docs/generated/ -> its Markdown source, relative to the repository root.
+MARKDOWN_PAGES = {
+    "peers": "docs/peers.md",
+    "nir_importers": "docs/nir_importers.md",
+    "benchmarks": "benchmarks/README.md",
+}
 _HEADING_CHARS = "=-~^"
 
 
@@ -132,6 +138,15 @@ def markdown_to_rst(markdown: str) -> str:
             title = _inline(line[level:].strip())
             out += [title, _HEADING_CHARS[level - 1] * len(title), ""]
             i += 1
+        elif line.startswith("```"):
+            language = line[3:].strip() or "text"
+            out += [f".. code-block:: {language}", ""]
+            i += 1
+            while i < len(lines) and not lines[i].startswith("```"):
+                out.append(f"   {lines[i]}" if lines[i] else "")
+                i += 1
+            out.append("")
+            i += 1
         elif line.startswith("|"):
             rows = []
             while i < len(lines) and lines[i].startswith("|"):
@@ -143,7 +158,7 @@ def markdown_to_rst(markdown: str) -> str:
             i += 1
         else:  # a paragraph or list: code spans may run across its lines
             block = []
-            while i < len(lines) and lines[i].strip() and not lines[i].startswith(("#", "|")):
+            while i < len(lines) and lines[i].strip() and not lines[i].startswith(("#", "|", "```")):
                 block.append(lines[i])
                 i += 1
             out += _inline("\n".join(block)).splitlines() + [""]
@@ -151,14 +166,14 @@ def markdown_to_rst(markdown: str) -> str:
 
 
 def convert_markdown_pages(app) -> None:
-    """Write docs/generated/<page>.rst for every docs/<page>.md that exists."""
+    """Write docs/generated/<page>.rst for every Markdown source in MARKDOWN_PAGES that exists."""
     from pathlib import Path
 
-    src = Path(app.srcdir)
-    folder = src / "generated"
+    folder = Path(app.srcdir) / "generated"
     folder.mkdir(exist_ok=True)
-    for page in MARKDOWN_PAGES:
-        md = src / f"{page}.md"
+    root = Path(app.srcdir).parent
+    for page, source in MARKDOWN_PAGES.items():
+        md = root / source
         if md.is_file():
             text = markdown_to_rst(md.read_text(encoding="utf-8"))
             target = folder / f"{page}.rst"
