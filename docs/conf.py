@@ -39,7 +39,6 @@ templates_path = ["_templates"]
 exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "auto_examples/*.ipynb", "auto_examples/*.py"]
 html_theme = "furo"
 html_title = f"ashnet {release}"
-html_static_path = ["_static"]
 
 # API reference: one page per module, generated into api/generated/ (not committed).
 autosummary_generate = True
