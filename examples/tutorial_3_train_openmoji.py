@@ -11,6 +11,7 @@ optimisation steps and a narrow spiking encoder, so its numbers are far from tho
 ``ashnet demo``; the point is the workflow.
 """
 
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -182,3 +183,9 @@ grid = text_to_image_grid(
     test_images, captions, similarity, emb.text_image, queries=[0, 5, 10], k=4
 )
 plt.show()
+
+# %%
+# The run directories above were temporary (their checkpoints hold the frozen encoders'
+# weights too, about 100 MB each); remove them.
+
+shutil.rmtree(RUNS)

@@ -13,6 +13,7 @@ Captions are cheap and plentiful, so the spiking encoder can learn a language-sh
 space before it ever sees an image. The equations are on the :doc:`/concepts` page.
 """
 
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -138,3 +139,9 @@ for name, run_config in runs.items():
     ev = evaluate(model, val, run_config.data.image_size, progress=False)
     print(f"{name:12s}  val i2t R@1 {ev.i2t['r1']:5.1f}  t2i R@1 {ev.t2i['r1']:5.1f}")
 plt.show()
+
+# %%
+# The run directories above were temporary (their checkpoints hold the frozen encoders'
+# weights too, about 100 MB each); remove them.
+
+shutil.rmtree(RUNS)

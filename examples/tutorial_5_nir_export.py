@@ -15,6 +15,7 @@ update (the mapping table is on :doc:`/generated/nir_importers`);
 
 import contextlib
 import io
+import shutil
 import tempfile
 import warnings
 from pathlib import Path
@@ -183,3 +184,8 @@ with torch.no_grad():
     rate = model.encode_image(images).firing_rate
 print(f"spiking encoder firing rate on these images: {float(rate):.3f}")
 plt.show()
+
+# %%
+# The exported files above were written to a temporary folder; remove it.
+
+shutil.rmtree(OUT)

@@ -17,6 +17,7 @@ counted, nor neuron updates or other elementwise work; on real hardware memory i
 the larger cost. Treat these numbers as a comparison of arithmetic, not a measurement.
 """
 
+import shutil
 import tempfile
 from collections import defaultdict
 from pathlib import Path
@@ -168,3 +169,9 @@ ax.set(
 )
 fig.tight_layout()
 plt.show()
+
+# %%
+# The run directories above were temporary (their checkpoints hold the frozen encoders'
+# weights too, about 100 MB each); remove them.
+
+shutil.rmtree(RUNS)

@@ -30,6 +30,7 @@ Without a C compiler, ``auto`` falls back to ``torch`` with a one-line warning.
 """
 
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -151,3 +152,8 @@ ax.set_title(f"LIF forward+backward, T={c['T']} B={c['B']} N={c['N']}, float32, 
 ax.legend(loc="upper right", fontsize=8)
 fig.tight_layout()
 plt.show()
+
+# %%
+# The benchmark's JSON went to a temporary folder; remove it.
+
+shutil.rmtree(out.parent)
