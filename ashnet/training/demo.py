@@ -103,7 +103,7 @@ def run_demo(
         "(image-to-text: a hit when any caption of the image is retrieved).",
         f"ASH-Net: config `{config}`; the baseline is the same config with the spiking branch, "
         "spatio-temporal contrast and STUA off: same steps, batch and schedule. "
-        "Training time excludes feature caching.",
+        "Training time excludes feature caching and validation.",
         "Zero-shot: each test image is classified among the prompts 'an emoji of <first caption>' "
         "of all test images.",
         f"Whole demo: {total_s:.0f} s wall (data build {build_s:.0f} s), {cpu_s:.0f} s CPU in this process "

@@ -80,7 +80,8 @@ def optimise(
     Returns
     -------
     dict
-        ``step``, ``train_s`` (optimisation seconds, over all sessions of a resumed run), the last
+        ``step``, ``train_s`` (seconds of training, over all sessions of a resumed run; evaluation
+        excluded), the last
         logged losses, and the last evaluation.
     """
     device = runtime.device
@@ -151,7 +152,9 @@ def optimise(
                 window, window_steps = {}, 0
             if evaluate is not None and _due(step, schedule.eval_every, schedule.total_steps):
                 if runtime.is_main:
+                    eval_start = time.perf_counter()
                     result["eval"] = evaluate(model)
+                    start += time.perf_counter() - eval_start  # evaluation does not count as training time
                     logger.log("eval", step, result["eval"])
                 if runtime.distributed:
                     dist.barrier()
