@@ -1,9 +1,10 @@
 """Encode a photo as Poisson spikes, run three LIF layers, plot rasters and membranes.
 
-Run ``python examples/neuron_basics.py [--out DIR]``; it writes ``spike_raster.png``
-and ``membrane_trace.png`` to ``DIR`` (default ``runs/neuron_basics``) in a few
-seconds on a CPU. The photo is Grace Hopper's portrait that ships with matplotlib, so
-nothing is downloaded.
+Run ``python examples/neuron_basics.py [--out DIR]``; it writes ``input.png`` (the
+photo and its spike rate), ``spike_raster.png`` and ``membrane_trace.png`` (drawn by
+:mod:`neuro.viz`) to ``DIR`` (default ``runs/neuron_basics``) in a few seconds on a
+CPU. The photo is Grace Hopper's portrait that ships with matplotlib, so nothing is
+downloaded.
 """
 
 from __future__ import annotations
@@ -11,18 +12,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import torch
+from matplotlib import cbook
+from matplotlib.figure import Figure
+from PIL import Image
+from torch import nn
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from matplotlib import cbook  # noqa: E402
-from PIL import Image  # noqa: E402
-from torch import nn  # noqa: E402
-
-import neuro  # noqa: E402
+import neuro
+from neuro import viz
 
 SIZE = 32  # the photo is downscaled to SIZE x SIZE pixels, one input neuron each
 WIDTHS = (SIZE * SIZE, 256, 128, 64)  # neurons per layer: input, then three LIF layers
@@ -62,91 +60,32 @@ def build_network(input_spikes: torch.Tensor, seed: int) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-def plot_rasters(photo, input_spikes, layer_spikes, path: Path) -> None:
-    """Neurons x time spike rasters, one per layer, beside the photo and its rates."""
-    n_rows = 1 + len(layer_spikes)
-    fig = plt.figure(figsize=(11, 2.5 * n_rows), layout="constrained")
-    grid = fig.add_gridspec(n_rows, 3, width_ratios=[1, 1, 4])
-    ax = fig.add_subplot(grid[0, 0])
-    ax.imshow(photo, cmap="gray", vmin=0, vmax=1)
-    ax.set_title(f"photo, {SIZE}x{SIZE} pixels", fontsize=10)
-    ax.axis("off")
-    ax = fig.add_subplot(grid[0, 1])
-    ax.imshow(input_spikes.mean(0).reshape(SIZE, SIZE), cmap="gray", vmin=0, vmax=1)
-    ax.set_title(f"its spike rate\n(mean of {len(input_spikes)} steps)", fontsize=10)
-    ax.axis("off")
-
-    rows = [("input (one Poisson neuron per pixel)", input_spikes)] + [
-        (f"LIF layer {i + 1}", s) for i, s in enumerate(layer_spikes)
-    ]
-    for row, (name, spikes) in enumerate(rows):
-        ax = fig.add_subplot(grid[row, 2] if row == 0 else grid[row, :])
-        steps, neurons = spikes.shape
-        ax.imshow(
-            spikes.T,
-            cmap="Greys",
-            vmin=0,
-            vmax=1,
-            aspect="auto",
-            interpolation="nearest",
-            origin="lower",
-            extent=(-0.5, steps - 0.5, -0.5, neurons - 0.5),
-        )
-        ax.set_ylabel("neuron")
-        ax.set_title(
-            f"{name}: {neurons} neurons, "
-            f"{float(spikes.mean()):.1%} of neuron-steps spike",
-            fontsize=10,
-        )
-        if row == n_rows - 1:
-            ax.set_xlabel("time step")
-    fig.suptitle(
-        "Spike rasters (black = spike): a photo encoded as Poisson spikes, "
-        "through three LIF layers"
-    )
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+def plot_input(photo: torch.Tensor, input_spikes: torch.Tensor, path: Path) -> None:
+    """The photo beside its spike rate: the Poisson input reproduces the image."""
+    fig = Figure(figsize=(5, 2.8), layout="constrained")
+    for ax, image, label in zip(
+        fig.subplots(1, 2),
+        [photo.numpy(), input_spikes.mean(0).reshape(SIZE, SIZE).numpy()],
+        [
+            f"photo, {SIZE}x{SIZE} pixels",
+            f"its spike rate\n(mean of {len(input_spikes)} steps)",
+        ],
+        strict=True,
+    ):
+        ax.imshow(image, cmap="gray", vmin=0, vmax=1)
+        ax.set_title(label, fontsize=10)
+        ax.axis("off")
+    viz.save_figure(fig, path)
 
 
-def plot_membranes(current, v, spikes, path: Path, n_neurons: int = 3) -> None:
-    """Membrane potential of a few first-layer neurons, with the threshold and spikes.
+def charge(current: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """Potential before each step's reset: ``H = V + (I - V) / tau`` (``V``: last step).
 
-    ``v`` is recorded after each step's reset. To show the threshold crossings, each
-    step is drawn as the charge ``H = V + (I - V) / tau`` (LIF with
-    ``decay_input=True``, ``I`` the layer's input current) followed, on a spike, by
-    the drop to the reset value 0.
+    The LIF neurons here (``decay_input=True``, hard reset to 0) spike where ``H``
+    reaches the threshold; ``v`` (recorded after the reset) alone would hide that.
     """
     v_before = torch.cat([torch.zeros_like(v[:1]), v[:-1]])
-    h = v_before + (current - v_before) / TAU
-    assert torch.equal(spikes, (h >= THRESHOLD).to(spikes.dtype))
-    counts = spikes.sum(0)
-    order = torch.argsort(counts, descending=True)[: int((counts > 0).sum())]
-    # from the busiest neuron to one that fires rarely
-    picks = order[torch.linspace(0, len(order) - 1, n_neurons).round().long()]
-    steps = np.arange(v.shape[0])
-    fig, axes = plt.subplots(n_neurons, 1, figsize=(10, 2.2 * n_neurons), sharex=True)
-    fig.set_layout_engine("constrained")
-    for ax, i in zip(axes, picks.tolist(), strict=True):
-        # each step t contributes two points: (t, H_t) then (t, V_t)
-        x = np.repeat(steps, 2)
-        y = torch.stack([h[:, i], v[:, i]], dim=1).flatten().numpy()
-        ax.plot(x, y, color="tab:blue", lw=1.3, label="membrane potential")
-        ax.axhline(THRESHOLD, color="tab:red", ls="--", lw=1, label="threshold")
-        fired = np.nonzero(spikes[:, i].numpy())[0]
-        ax.plot(fired, h[fired, i], "o", color="tab:red", ms=4, label="spike")
-        ax.set_ylabel("V")
-        label = (
-            f"layer 1, neuron {i}: {len(fired)} spike{'s' if len(fired) != 1 else ''}"
-        )
-        ax.set_title(label, fontsize=10, loc="left")
-    axes[-1].set_xlabel("time step")
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncols=3, fontsize=9)
-    fig.suptitle(
-        f"LIF membrane potentials in layer 1 (tau = {TAU:g} steps, hard reset to 0)"
-    )
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    return v_before + (current - v_before) / TAU
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -155,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         "--out",
         type=Path,
         default=Path("runs/neuron_basics"),
-        help="folder for the two PNGs (default runs/neuron_basics)",
+        help="folder for the PNGs (default runs/neuron_basics)",
     )
     parser.add_argument(
         "--steps", type=int, default=60, help="time steps T (default 60)"
@@ -172,20 +111,37 @@ def main(argv: list[str] | None = None) -> int:
     net = build_network(input_spikes, args.seed)
     with torch.no_grad(), neuro.Monitor(net, record_v=True) as monitor:
         net(input_spikes)
-        first_current = net[0][0](input_spikes)[:, 0]  # layer 1's linear part
-    layer_spikes = [monitor.spikes[name][0][:, 0] for name in monitor.layers]
-    first_v = monitor.v[next(iter(monitor.layers))][0][:, 0]
+        first_current = net[0][0](input_spikes)  # layer 1's linear part
+    layer_spikes = {
+        f"LIF layer {i + 1}": monitor.spikes[name][0]
+        for i, name in enumerate(monitor.layers)
+    }
+    first_v = monitor.v[next(iter(monitor.layers))][0]
+    first_h = charge(first_current, first_v)
+    first_spikes = layer_spikes["LIF layer 1"]
+    assert torch.equal(first_spikes, (first_h >= THRESHOLD).to(first_spikes.dtype))
 
     args.out.mkdir(parents=True, exist_ok=True)
-    plot_rasters(photo, input_spikes[:, 0], layer_spikes, args.out / "spike_raster.png")
-    plot_membranes(
-        first_current, first_v, layer_spikes[0], args.out / "membrane_trace.png"
+    plot_input(photo, input_spikes[:, 0], args.out / "input.png")
+    viz.spike_raster(
+        {"input (one Poisson neuron per pixel)": input_spikes, **layer_spikes},
+        max_neurons=None,
+        title="Spike rasters: a photo as Poisson spikes, through three LIF layers",
+        path=args.out / "spike_raster.png",
+    )
+    viz.membrane_traces(
+        first_v,
+        THRESHOLD,
+        spikes=layer_spikes["LIF layer 1"],
+        neurons=3,
+        h=first_h,
+        title=f"LIF layer 1 (tau = {TAU:g} steps, hard reset to 0)",
+        path=args.out / "membrane_trace.png",
     )
     for i, rate in enumerate(monitor.firing_rates().values()):
         print(f"LIF layer {i + 1}: {rate:.3f} spikes per neuron per step")
-    print(
-        f"wrote {args.out / 'spike_raster.png'} and {args.out / 'membrane_trace.png'}"
-    )
+    for name in ("input.png", "spike_raster.png", "membrane_trace.png"):
+        print(f"wrote {args.out / name}")
     return 0
 
 
