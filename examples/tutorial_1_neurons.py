@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt
 import torch
 
 import neuro
-from neuro import surrogate
+from neuro import surrogate, viz
 
 torch.manual_seed(0)
 T = 100
@@ -105,6 +105,31 @@ ax_f.plot(x_const[0, 0], rate_soft, label="soft reset")
 ax_f.set(xlabel="constant input x", ylabel="spikes per step", title="IF firing rate")
 ax_f.legend()
 fig.tight_layout()
+
+# %%
+# Recording a network: ``Monitor`` and ``neuro.viz``
+# -------------------------------------------------
+# In a network, a :class:`neuro.Monitor` records the spikes (and, with ``record_v``, the
+# membrane potentials) of chosen spiking layers during a forward pass, and
+# :mod:`neuro.viz` draws them: :func:`neuro.viz.spike_raster` one raster per layer,
+# :func:`neuro.viz.membrane_traces` a few neurons' potentials with the threshold and
+# their spikes. Here 50 Poisson inputs drive two LIF layers.
+
+net = torch.nn.Sequential(
+    neuro.SpikingLinear(50, 40, neuron=neuro.LIF(tau=4.0)),
+    neuro.SpikingLinear(40, 20, neuron=neuro.LIF(tau=4.0)),
+)
+with torch.no_grad():
+    net[0][0].layer.weight.mul_(8.0)  # strong enough weights that both layers fire
+    net[1][0].layer.weight.mul_(10.0)
+inputs = neuro.encoders.poisson(torch.full((2, 50), 0.4), T=60)  # [T, B=2, 50]
+with neuro.Monitor(net, record_v=True) as monitor, torch.no_grad():
+    net(inputs)
+print("firing rates:", {k: round(v, 3) for k, v in monitor.firing_rates().items()})
+rasters = viz.spike_raster({name: seq[0] for name, seq in monitor.spikes.items()})
+traces = viz.membrane_traces(
+    monitor.v["1.1"][0], v_threshold=1.0, spikes=monitor.spikes["1.1"][0], neurons=3
+)
 
 # %%
 # Surrogate gradients
