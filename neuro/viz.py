@@ -98,13 +98,13 @@ def spike_raster(
             stride = -(-x.shape[1] // max_neurons)  # ceil: every stride-th neuron, at most max_neurons
         shown = x[:, ::stride] if stride > 1 else x[:, : max_neurons or x.shape[1]]
         chosen[name] = x, shown, stride
-    tallest = 1.7 if len(layers) <= 6 else 0.75  # inches per raster: keep deep networks on a page
+    tallest = 1.8 if len(layers) <= 6 else 0.75  # inches per raster: keep deep networks on a page
     heights = [min(tallest, max(0.6, 0.12 * shown.shape[1])) for _, shown, _ in chosen.values()]
-    fig = Figure(figsize=(7, 0.7 + sum(h + 0.45 for h in heights)), layout="constrained")
+    fig = Figure(figsize=(7, 0.7 + sum(h + 0.7 for h in heights)), layout="constrained")
     axes = fig.subplots(len(layers), 1, sharex=True, squeeze=False, height_ratios=heights)[:, 0]
     for ax, height, (name, (x, shown, stride)) in zip(axes, heights, chosen.items(), strict=True):
         steps, rows = shown.shape
-        group = -(-rows // int(height * DPI))  # neurons per image row: more rows than pixels alias
+        group = -(-rows // int(0.95 * height * DPI))  # neurons per image row: more rows than pixels alias
         starts = np.arange(0, rows, group)
         image = np.add.reduceat(shown.numpy(), starts, axis=1) / np.diff(np.append(starts, rows))
         ax.imshow(
