@@ -20,7 +20,6 @@ __all__ = ["spike_raster", "firing_rate_heatmap", "membrane_traces", "save_figur
 
 FORMATS = (".png", ".svg")
 SELECTIONS = ("first", "spread")
-SPIKE_COLOR = "tab:red"
 DPI = 120
 
 
@@ -250,7 +249,7 @@ def membrane_traces(
         note = f"neuron {i}"
         if fired is not None:
             hits = fired[:, i].numpy() > 0
-            ax.plot(t[hits], charge[hits, i].numpy(), "o", color=SPIKE_COLOR, markersize=4, label="spike")
+            ax.plot(t[hits], charge[hits, i].numpy(), "o", color="tab:red", markersize=4, label="spike")
             note += f": {int(hits.sum())} spike{'' if hits.sum() == 1 else 's'}"
         ax.set_title(note, fontsize=9, loc="left")
         ax.set_ylabel("V")
