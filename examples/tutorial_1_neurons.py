@@ -108,7 +108,7 @@ fig.tight_layout()
 
 # %%
 # Recording a network: ``Monitor`` and ``neuro.viz``
-# -------------------------------------------------
+# --------------------------------------------------
 # In a network, a :class:`neuro.Monitor` records the spikes (and, with ``record_v``, the
 # membrane potentials) of chosen spiking layers during a forward pass, and
 # :mod:`neuro.viz` draws them: :func:`neuro.viz.spike_raster` one raster per layer,
