@@ -127,6 +127,11 @@ with neuro.Monitor(net, record_v=True) as monitor, torch.no_grad():
     net(inputs)
 print("firing rates:", {k: round(v, 3) for k, v in monitor.firing_rates().items()})
 rasters = viz.spike_raster({name: seq[0] for name, seq in monitor.spikes.items()})
+
+# %%
+# and three neurons of the second layer, each spike a red dot where the potential
+# reaches the threshold and is reset:
+
 traces = viz.membrane_traces(
     monitor.v["1.1"][0], v_threshold=1.0, spikes=monitor.spikes["1.1"][0], neurons=3
 )
