@@ -37,9 +37,9 @@ def _worker(rank: int, init_file: str, out_dir: str) -> None:
 
 
 def test_gathered_loss_equals_the_global_batch_loss(tmp_path):
-    # fork, not spawn: the children need no fresh interpreter importing torch (seconds each).
+    # spawn, not fork: forking a process whose torch thread pools are already running can deadlock.
     mp.start_processes(
-        _worker, args=(str(tmp_path / "init"), str(tmp_path)), nprocs=WORLD, join=True, start_method="fork"
+        _worker, args=(str(tmp_path / "init"), str(tmp_path)), nprocs=WORLD, join=True, start_method="spawn"
     )
     results = [torch.load(tmp_path / f"{r}.pt") for r in range(WORLD)]
 
