@@ -22,7 +22,7 @@ from ashnet.data.table import SPLITS
 logger = logging.getLogger(__name__)
 
 # Bump when the rendering, captions or split change, so that cached builds are rebuilt.
-BUILDER_VERSION = 1
+BUILDER_VERSION = 2
 FONT_FILE = "glyf_colr0.ttf"
 # Emoji glyphs are drawn at this fraction of the render canvas, which is twice the output size.
 GLYPH_SCALE = 0.75
@@ -43,7 +43,9 @@ def build_openmoji(
     Emojis the font lacks are skipped and counted in the manifest. Captions are the CLDR
     names made readable (``"grinning face with big eyes"``, ``"flag of france"``), with a
     ``caption_<lang>`` column per language in :data:`LANGUAGES`. The split is fixed by a
-    hash of the code points: about 80% train, 10% val, 10% test.
+    hash of the base emoji's code points (see :func:`base_emoji`), so every skin-tone and
+    presentation variant of one emoji lands in the same split: about 80% train, 10% val,
+    10% test.
 
     The build is cached: when ``out_dir/manifest.json`` records the same arguments and
     package versions (and the images are all there), nothing is rendered again. Every file
@@ -180,14 +182,34 @@ def _is_flag(text: str) -> bool:
     return regional or tagged
 
 
+def base_emoji(text: str) -> str:
+    """The emoji without skin-tone modifiers (U+1F3FB-U+1F3FF) and variation selector U+FE0F.
+
+    Modifiers are stripped from every part of a ZWJ sequence, so ``"👍🏽"`` -> ``"👍"`` and
+    ``"🧑🏻‍🤝‍🧑🏿"`` -> ``"🧑‍🤝‍🧑"``. A lone modifier (``"🏽"``) is its own base.
+    """
+    base = "".join(c for c in text if not (0x1F3FB <= ord(c) <= 0x1F3FF or c == "\ufe0f"))
+    return base or text
+
+
+def _split(text: str) -> str:
+    """The split of an emoji: a hash of its base's code points, so all its variants share one split."""
+    key = "-".join(f"{ord(c):X}" for c in base_emoji(text))
+    digest = int(hashlib.sha1(key.encode("ascii")).hexdigest(), 16) % 10
+    return "test" if digest == 0 else "val" if digest == 1 else "train"
+
+
 def _row(text: str, name: str) -> list[str]:
     data = emoji.EMOJI_DATA[text]
     caption = _readable(data["en"])
     if _is_flag(text):
         caption = f"flag of {caption}"
-    digest = int(hashlib.sha1(name.encode("ascii")).hexdigest(), 16) % 10
-    split = "test" if digest == 0 else "val" if digest == 1 else "train"
-    return [f"images/{name}.png", caption, split, *(_readable(data.get(lang, "")) for lang in LANGUAGES)]
+    return [
+        f"images/{name}.png",
+        caption,
+        _split(text),
+        *(_readable(data.get(lang, "")) for lang in LANGUAGES),
+    ]
 
 
 def _csv_text(rows: list[list[str]]) -> str:

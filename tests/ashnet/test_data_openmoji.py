@@ -10,7 +10,7 @@ from PIL import Image, ImageFont
 
 from ashnet.cli import main
 from ashnet.data import SPLITS, build_openmoji, load_manifest, load_pairs
-from ashnet.data.openmoji import LANGUAGES, _render, _row
+from ashnet.data.openmoji import LANGUAGES, _render, _row, _split, base_emoji
 
 
 @pytest.fixture(scope="module")
@@ -127,3 +127,25 @@ def test_cli_check_lists_bad_rows_or_fails(tmp_path, capsys):
     assert main(["data", "check", str(pairs), "--on-bad-row", "error"]) == 2
     error = capsys.readouterr().err
     assert error.startswith("ashnet data: error:") and f"{pairs}:3" in error
+
+
+def test_all_variants_of_one_base_emoji_share_a_split():
+    thumbs = "\N{THUMBS UP SIGN}"
+    tones = [chr(c) for c in range(0x1F3FB, 0x1F400)]
+    variants = [thumbs, thumbs + "\ufe0f", *(thumbs + tone for tone in tones)]
+    assert {base_emoji(v) for v in variants} == {thumbs}
+    assert len({_split(v) for v in variants}) == 1
+    assert _row(variants[-1], "1F44D-1F3FF")[2] == _split(thumbs)  # the rows use this split
+    # ZWJ sequences lose the tones of every part but keep their joiners.
+    people = "\N{ADULT}{}\u200d\N{HANDSHAKE}\u200d\N{ADULT}{}"
+    assert base_emoji(people.format(tones[0], tones[4])) == people.format("", "")
+    assert base_emoji(tones[2]) == tones[2]  # a lone modifier is its own base
+
+
+def test_split_spreads_base_emojis_over_all_splits():
+    import emoji
+
+    bases = {base_emoji(e) for e in emoji.EMOJI_DATA}
+    counts = {s: sum(_split(b) == s for b in bases) for s in SPLITS}
+    assert counts["test"] > 0.05 * len(bases) and counts["val"] > 0.05 * len(bases)
+    assert counts["train"] > 0.7 * len(bases)
