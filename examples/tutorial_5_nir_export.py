@@ -9,7 +9,7 @@ and snnTorch with the same spikes, and export ASH-Net's spiking core.
 spiking networks in continuous time, so that simulators and neuromorphic chips (Lava,
 SpiNNaker, Xylo, ...) can exchange them. :func:`neuro.export.to_nir` maps each ``neuro``
 neuron to the NIR node whose forward-Euler discretisation at step ``dt`` is exactly our
-update (the mapping table is on :doc:`/generated/nir_importers`);
+update (the mapping table is on :doc:`/nir_importers`);
 :func:`neuro.export.from_nir` reads a graph back.
 """
 
@@ -143,7 +143,7 @@ except ValueError as err:
 # %%
 # Importers have gaps of their own. Norse, for one, ignores NIR's reset potential: a LIF
 # that resets to -0.2 is exported faithfully, but Norse resets it to 0 and fires
-# differently. :doc:`/generated/nir_importers` lists every gap we found, and the test
+# differently. :doc:`/nir_importers` lists every gap we found, and the test
 # suite checks each one.
 
 reset_low = nn.Sequential(

@@ -113,7 +113,7 @@ print(f"lean mode: input-gradient max abs error against the reference {lean_err:
 # ``benchmarks/neurons.py`` (``make bench``) times LIF forward+backward for ``neuro``'s
 # backends and for SpikingJelly 2.0, Norse and snnTorch with identical dynamics (it
 # checks that their firing rates agree before timing), against the memory-bandwidth
-# floor of the shape, and writes JSON. Its README, the :doc:`/generated/benchmarks`
+# floor of the shape, and writes JSON. Its README, the :doc:`/benchmarks`
 # page, explains the method, gives the table measured at full size (``T=16, B=32,
 # N=4096``) and says how to run it on a GPU. Here it runs at a quarter of that size with
 # few repeats, so that these docs build quickly: the timings below are this build
