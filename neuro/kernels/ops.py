@@ -37,6 +37,12 @@ def grad_k_dtype(v0: torch.Tensor) -> torch.dtype:
     return torch.float64 if v0.dtype == torch.float64 else torch.float32
 
 
+def _forward_buffers(x: torch.Tensor, k: torch.Tensor | None, mode: int):
+    """The PLIF leak as float64 (or ``None``) and the empty buffer the forward pass saves into."""
+    k64 = None if k is None else k.detach().to(torch.float64).contiguous()
+    return k64, torch.empty(saved_shape(x, mode), dtype=saved_dtype(x, mode), device=x.device)
+
+
 @torch.library.custom_op("neuro::lif_forward", mutates_args=(), device_types="cpu")
 def lif_forward(
     x: torch.Tensor,
@@ -49,15 +55,13 @@ def lif_forward(
     surrogate: str,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Fused forward: ``(spikes [T, N], v_last [N], saved [T, N])``."""
-    k64 = None if k is None else k.detach().to(torch.float64).contiguous()
-    saved = torch.empty(saved_shape(x, mode), dtype=saved_dtype(x, mode))
+    k64, saved = _forward_buffers(x, k, mode)
     return cpu.lif_forward(x, v0, k64, tau, v_threshold, v_reset, mode, surrogate, saved)
 
 
 @lif_forward.register_kernel("cuda")
 def _lif_forward_cuda(x, v0, k, tau, v_threshold, v_reset, mode, surrogate):
-    k64 = None if k is None else k.detach().to(torch.float64).contiguous()
-    saved = torch.empty(saved_shape(x, mode), dtype=saved_dtype(x, mode), device=x.device)
+    k64, saved = _forward_buffers(x, k, mode)
     return cuda.lif_forward(x, v0, k64, tau, v_threshold, v_reset, mode, surrogate, saved)
 
 
