@@ -22,7 +22,7 @@ from ashnet.data.table import SPLITS
 logger = logging.getLogger(__name__)
 
 # Bump when the rendering, captions or split change, so that cached builds are rebuilt.
-BUILDER_VERSION = 2
+BUILDER_VERSION = 3
 FONT_FILE = "glyf_colr0.ttf"
 # Emoji glyphs are drawn at this fraction of the render canvas, which is twice the output size.
 GLYPH_SCALE = 0.75
@@ -42,9 +42,9 @@ def build_openmoji(
     centred on white, at ``size`` x ``size`` (drawn at twice the size, then downsampled).
     Emojis the font lacks are skipped and counted in the manifest. Captions are the CLDR
     names made readable (``"grinning face with big eyes"``, ``"flag of france"``), with a
-    ``caption_<lang>`` column per language in :data:`LANGUAGES`. The split is fixed by a
-    hash of the base emoji's code points (see :func:`base_emoji`), so every skin-tone and
-    presentation variant of one emoji lands in the same split: about 80% train, 10% val,
+    ``caption_<lang>`` column per language in :data:`LANGUAGES`. The split is fixed by
+    :func:`emoji_split`, a hash of the emoji's :func:`concept`, so every skin-tone, gender,
+    person and family variant of one concept lands in the same split: about 80% train, 10% val,
     10% test.
 
     The build is cached: when ``out_dir/manifest.json`` records the same arguments and
@@ -182,19 +182,72 @@ def _is_flag(text: str) -> bool:
     return regional or tagged
 
 
-def base_emoji(text: str) -> str:
-    """The emoji without skin-tone modifiers (U+1F3FB-U+1F3FF) and variation selector U+FE0F.
+# People who differ only in gender (alone or in ZWJ sequences) become one neutral person.
+_NEUTRAL_PART = {
+    "\N{MAN}": "\N{ADULT}",
+    "\N{WOMAN}": "\N{ADULT}",
+    "\N{BOY}": "\N{CHILD}",
+    "\N{GIRL}": "\N{CHILD}",
+    "\N{OLDER MAN}": "\N{OLDER ADULT}",
+    "\N{OLDER WOMAN}": "\N{OLDER ADULT}",
+}
+_ZWJ = "\u200d"
+# ZWJ parts that only say which gender or which way a figure faces ("man running facing right").
+_DROPPED_PARTS = {"\N{FEMALE SIGN}", "\N{MALE SIGN}", "\N{BLACK RIGHTWARDS ARROW}"}
+# Whole emojis (after the steps above) that are gender or pairing variants of one concept.
+_SAME_CONCEPT = {
+    "\N{PRINCE}": "\N{PERSON WITH CROWN}",
+    "\N{PRINCESS}": "\N{PERSON WITH CROWN}",
+    "\N{FATHER CHRISTMAS}": "\N{ADULT}\u200d\N{CHRISTMAS TREE}",
+    "\N{MOTHER CHRISTMAS}": "\N{ADULT}\u200d\N{CHRISTMAS TREE}",
+    "\N{MAN DANCING}": "\N{DANCER}",
+    "\N{PREGNANT WOMAN}": "\N{PREGNANT PERSON}",
+    "\N{PREGNANT MAN}": "\N{PREGNANT PERSON}",
+    "\N{MENS SYMBOL}": "\N{RESTROOM}",
+    "\N{WOMENS SYMBOL}": "\N{RESTROOM}",
+    "\N{MAN AND WOMAN HOLDING HANDS}": "\N{ADULT}\u200d\N{HANDSHAKE}\u200d\N{ADULT}",
+    "\N{TWO MEN HOLDING HANDS}": "\N{ADULT}\u200d\N{HANDSHAKE}\u200d\N{ADULT}",
+    "\N{TWO WOMEN HOLDING HANDS}": "\N{ADULT}\u200d\N{HANDSHAKE}\u200d\N{ADULT}",
+    "\N{ADULT}\u200d\N{RABBIT FACE}\u200d\N{ADULT}": "\N{WOMAN WITH BUNNY EARS}",
+    "\N{ADULT}\u200d\U0001faef\u200d\N{ADULT}": "\N{WRESTLERS}",  # wrestlers with two skin tones
+    "\N{RIGHTWARDS HAND}\u200d\N{LEFTWARDS HAND}": "\N{HANDSHAKE}",
+    "\N{ADULT}\u200d\N{HEAVY BLACK HEART}\u200d\N{ADULT}": "\N{COUPLE WITH HEART}",
+    "\N{ADULT}\u200d\N{HEAVY BLACK HEART}\u200d\N{KISS MARK}\u200d\N{ADULT}": "\N{KISS}",
+}
+_FAMILY_PARTS = {"\N{ADULT}", "\N{CHILD}"}
 
-    Modifiers are stripped from every part of a ZWJ sequence, so ``"👍🏽"`` -> ``"👍"`` and
-    ``"🧑🏻‍🤝‍🧑🏿"`` -> ``"🧑‍🤝‍🧑"``. A lone modifier (``"🏽"``) is its own base.
+
+def concept(text: str) -> str:
+    """The concept an emoji shows, shared by its skin-tone, gender, person and family variants.
+
+    Skin-tone modifiers (U+1F3FB-U+1F3FF) and U+FE0F are removed; in ZWJ sequences, man/woman
+    become person (boy/girl: child, old man/woman: older person) and the gender signs and the
+    "facing right" arrow are dropped; gendered single emojis (prince/princess, Santa/Mrs. Claus,
+    man/woman dancing, pregnant man/woman, men's/women's room) and every couple, kiss,
+    holding-hands and family sequence map to one emoji per concept. So ``"👍🏽"`` -> ``"👍"``,
+    ``"⛹️‍♂️"`` ("man bouncing ball") -> ``"⛹"`` ("person bouncing ball"), ``"👩‍⚕️"`` ->
+    ``"🧑‍⚕"`` and ``"👨‍👩‍👧‍👦"`` -> ``"👪"``. Other emojis are their own concept; a lone
+    modifier (``"🏽"``) or sign (``"♀️"``) is kept.
     """
-    base = "".join(c for c in text if not (0x1F3FB <= ord(c) <= 0x1F3FF or c == "\ufe0f"))
-    return base or text
+    base = "".join(c for c in text if not (0x1F3FB <= ord(c) <= 0x1F3FF or c == "\ufe0f")) or text
+    parts = base.split(_ZWJ)
+    if len(parts) > 1:
+        parts = [p for p in parts if p not in _DROPPED_PARTS] or parts
+    parts = [_NEUTRAL_PART.get(p, p) for p in parts]
+    if len(parts) > 1 and set(parts) <= _FAMILY_PARTS:
+        return "\N{FAMILY}"
+    key = _ZWJ.join(parts)
+    return _SAME_CONCEPT.get(key, key)
 
 
-def _split(text: str) -> str:
-    """The split of an emoji: a hash of its base's code points, so all its variants share one split."""
-    key = "-".join(f"{ord(c):X}" for c in base_emoji(text))
+def emoji_split(text: str) -> str:
+    """The split of an emoji: ``train``, ``val`` or ``test``, about 80/10/10.
+
+    It is a hash of the code points of its :func:`concept`, so every variant of one concept
+    (skin tones, genders, families, "facing right") lands in the same split: no sibling of a test
+    emoji is trained on. Every builder of emoji data (OpenMoji, Twemoji, scenes) splits with this.
+    """
+    key = "-".join(f"{ord(c):X}" for c in concept(text))
     digest = int(hashlib.sha1(key.encode("ascii")).hexdigest(), 16) % 10
     return "test" if digest == 0 else "val" if digest == 1 else "train"
 
@@ -207,7 +260,7 @@ def _row(text: str, name: str) -> list[str]:
     return [
         f"images/{name}.png",
         caption,
-        _split(text),
+        emoji_split(text),
         *(_readable(data.get(lang, "")) for lang in LANGUAGES),
     ]
 

@@ -10,7 +10,7 @@ from PIL import Image, ImageFont
 
 from ashnet.cli import main
 from ashnet.data import SPLITS, build_openmoji, load_manifest, load_pairs
-from ashnet.data.openmoji import LANGUAGES, _render, _row, _split, base_emoji
+from ashnet.data.openmoji import LANGUAGES, _readable, _render, _row, concept, emoji_split
 
 
 @pytest.fixture(scope="module")
@@ -129,23 +129,88 @@ def test_cli_check_lists_bad_rows_or_fails(tmp_path, capsys):
     assert error.startswith("ashnet data: error:") and f"{pairs}:3" in error
 
 
-def test_all_variants_of_one_base_emoji_share_a_split():
+def test_all_variants_of_one_concept_share_a_split():
     thumbs = "\N{THUMBS UP SIGN}"
     tones = [chr(c) for c in range(0x1F3FB, 0x1F400)]
     variants = [thumbs, thumbs + "\ufe0f", *(thumbs + tone for tone in tones)]
-    assert {base_emoji(v) for v in variants} == {thumbs}
-    assert len({_split(v) for v in variants}) == 1
-    assert _row(variants[-1], "1F44D-1F3FF")[2] == _split(thumbs)  # the rows use this split
+    assert {concept(v) for v in variants} == {thumbs}
+    assert len({emoji_split(v) for v in variants}) == 1
+    assert _row(variants[-1], "1F44D-1F3FF")[2] == emoji_split(thumbs)  # the rows use this split
     # ZWJ sequences lose the tones of every part but keep their joiners.
     people = "\N{ADULT}{}\u200d\N{HANDSHAKE}\u200d\N{ADULT}{}"
-    assert base_emoji(people.format(tones[0], tones[4])) == people.format("", "")
-    assert base_emoji(tones[2]) == tones[2]  # a lone modifier is its own base
+    assert concept(people.format(tones[0], tones[4])) == people.format("", "")
+    assert concept(tones[2]) == tones[2]  # a lone modifier is its own concept
+    assert concept("\N{FEMALE SIGN}\ufe0f") == "\N{FEMALE SIGN}"  # and so is a lone sign
 
 
-def test_split_spreads_base_emojis_over_all_splits():
+@pytest.mark.parametrize(
+    "siblings",
+    [
+        [
+            "\u26f9\ufe0f",
+            "\u26f9\ufe0f\u200d\u2642\ufe0f",
+            "\u26f9\U0001f3fd\u200d\u2640\ufe0f",
+        ],  # bouncing ball
+        [
+            "\U0001f468\u200d\u2695\ufe0f",
+            "\U0001f469\U0001f3fb\u200d\u2695\ufe0f",
+            "\U0001f9d1\u200d\u2695\ufe0f",
+        ],
+        [
+            "\U0001f46a",
+            "\U0001f468\u200d\U0001f469\u200d\U0001f467\u200d\U0001f466",
+            "\U0001f9d1\u200d\U0001f9d2",
+        ],
+        ["\U0001f48f", "\U0001f469\u200d\u2764\ufe0f\u200d\U0001f48b\u200d\U0001f468"],  # kiss
+        ["\U0001f491", "\U0001f468\U0001f3ff\u200d\u2764\ufe0f\u200d\U0001f468\U0001f3fb"],  # couple
+        ["\U0001f46b", "\U0001f46d", "\U0001f9d1\U0001f3fb\u200d\U0001f91d\u200d\U0001f9d1\U0001f3ff"],
+        ["\U0001f91d", "\U0001faf1\U0001f3fb\u200d\U0001faf2\U0001f3ff"],  # handshake
+        ["\U0001f934", "\U0001f478", "\U0001fac5"],  # prince, princess, person with crown
+        ["\U0001f385", "\U0001f936", "\U0001f9d1\u200d\U0001f384"],  # Santa, Mrs. and Mx Claus
+        ["\U0001f468", "\U0001f469\U0001f3fe", "\U0001f9d1"],
+        ["\U0001f474", "\U0001f475", "\U0001f9d3"],
+        ["\U0001f6b6", "\U0001f6b6\u200d\u27a1\ufe0f", "\U0001f6b6\u200d\u2640\ufe0f\u200d\u27a1\ufe0f"],
+        ["\U0001f6b9", "\U0001f6ba", "\U0001f6bb"],  # men's, women's room, restroom
+    ],
+)
+def test_gender_person_and_family_variants_are_one_concept(siblings):
+    assert len({concept(s) for s in siblings}) == 1
+    assert len({emoji_split(s) for s in siblings}) == 1
+
+
+def _name_sibling_key(text: str) -> str:
+    """Siblings by name alone, independent of the code-point rules: drop skin tones, gender words."""
+    import re
+
     import emoji
 
-    bases = {base_emoji(e) for e in emoji.EMOJI_DATA}
-    counts = {s: sum(_split(b) == s for b in bases) for s in SPLITS}
-    assert counts["test"] > 0.05 * len(bases) and counts["val"] > 0.05 * len(bases)
-    assert counts["train"] > 0.7 * len(bases)
+    tone = re.compile(r"\b(medium-light|medium-dark|light|medium|dark) skin tone\b")
+    name = tone.sub(" ", _readable(emoji.EMOJI_DATA[text]["en"]).replace(",", " "))
+    words = name.replace("facing right", " ").split()
+    gender = {"man", "woman", "person", "men", "women", "people", "boy", "girl", "child", "adult", "and"}
+    gender |= {"men’s", "women’s", "man’s", "woman’s"}
+    kept = [w for w in words if w not in gender]
+    if kept:
+        return " ".join(kept)
+    return {"man": "person", "woman": "person", "boy": "child", "girl": "child"}.get(words[0], words[0])
+
+
+def test_no_sibling_crosses_splits():
+    import emoji
+
+    splits: dict[str, set[str]] = {}
+    for text, data in emoji.EMOJI_DATA.items():
+        if data["status"] == emoji.STATUS["fully_qualified"]:
+            splits.setdefault(_name_sibling_key(text), set()).add(emoji_split(text))
+    crossing = {name: s for name, s in splits.items() if len(s) > 1}
+    assert not crossing
+    assert len(splits) > 1500  # the name key does not lump unrelated emojis together
+
+
+def test_split_spreads_concepts_over_all_splits():
+    import emoji
+
+    concepts = {concept(e) for e in emoji.EMOJI_DATA}
+    counts = {s: sum(emoji_split(c) == s for c in concepts) for s in SPLITS}
+    assert counts["test"] > 0.05 * len(concepts) and counts["val"] > 0.05 * len(concepts)
+    assert counts["train"] > 0.7 * len(concepts)
