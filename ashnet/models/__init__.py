@@ -2,7 +2,7 @@
 
 from .abstract import AbstractEncoder, AbstractOutput
 from .ashnet import ASHNet, ImageEmbedding, build_model
-from .concrete import ConcreteEncoder, ConcreteOutput, pretrained_efficientnet_lite0
+from .concrete import ConcreteEncoder, ConcreteOutput, pretrained_efficientnet_lite
 from .config import AbstractConfig, ConcreteConfig, FusionConfig, ModelConfig, TextConfig
 from .fusion import Fusion
 from .text import TextEncoder, TextFeatures
@@ -18,7 +18,7 @@ __all__ = [
     "TextConfig",
     "ConcreteEncoder",
     "ConcreteOutput",
-    "pretrained_efficientnet_lite0",
+    "pretrained_efficientnet_lite",
     "AbstractEncoder",
     "AbstractOutput",
     "Fusion",

