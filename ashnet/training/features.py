@@ -118,7 +118,7 @@ def cache_features(
     concrete = text = None
     if table is not None and model.frozen_concrete:
         files = [(str(r.path), r.path.stat().st_mtime_ns) for r in table.images]
-        key = _fingerprint(model.concrete, files, image_size)
+        key = _fingerprint(model.concrete, model.concrete.name, files, image_size)
         concrete = _cached(
             folder / f"images-{key}.pt" if folder else None,
             ConcreteOutput,
