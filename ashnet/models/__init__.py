@@ -1,10 +1,20 @@
-"""ASH-Net models: concrete (ANN) and abstract (SNN) image encoders, fusion, text encoder, factory."""
+"""ASH-Net models: ANN and SNN image encoders, fusion, text encoder, factory, vision and language experts."""
 
 from .abstract import AbstractEncoder, AbstractOutput
 from .ashnet import ASHNet, ImageEmbedding, build_model
 from .concrete import ConcreteEncoder, ConcreteOutput, pretrained_efficientnet_lite
-from .config import AbstractConfig, ConcreteConfig, FusionConfig, ModelConfig, TextConfig
+from .config import (
+    AbstractConfig,
+    ConcreteConfig,
+    FusionConfig,
+    ModelConfig,
+    MoLEConfig,
+    MoVEConfig,
+    TextConfig,
+)
 from .fusion import Fusion
+from .mole import MoLE, MoLEOutput
+from .move import MoVE, MoVEOutput
 from .text import TextEncoder, TextFeatures
 
 __all__ = [
@@ -16,6 +26,12 @@ __all__ = [
     "AbstractConfig",
     "FusionConfig",
     "TextConfig",
+    "MoVEConfig",
+    "MoLEConfig",
+    "MoVE",
+    "MoVEOutput",
+    "MoLE",
+    "MoLEOutput",
     "ConcreteEncoder",
     "ConcreteOutput",
     "pretrained_efficientnet_lite",

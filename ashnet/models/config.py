@@ -6,7 +6,15 @@ import math
 from dataclasses import dataclass, field, fields
 from typing import Literal
 
-__all__ = ["ConcreteConfig", "AbstractConfig", "FusionConfig", "TextConfig", "ModelConfig"]
+__all__ = [
+    "ConcreteConfig",
+    "AbstractConfig",
+    "FusionConfig",
+    "TextConfig",
+    "MoVEConfig",
+    "MoLEConfig",
+    "ModelConfig",
+]
 
 
 def _check_choice(section: str, name: str, value, choices) -> None:
@@ -179,6 +187,81 @@ class TextConfig:
             raise TypeError(f"model.text.path must be a directory path or null, got {self.path!r}")
         _check_bool("text", "freeze", self.freeze)
         _check_int("text", "max_length", self.max_length, 2)
+
+
+@dataclass
+class MoVEConfig:
+    """A mixture of vision experts (see :class:`ashnet.models.move.MoVE`).
+
+    ``experts``: the experts mixed, by name: a concrete backbone name (``"efficientnet_lite0"``,
+    ``"efficientnet_lite2"``, ``"colour_histogram"``, ``"hog"``, ...) or ``"spiking"`` (the
+    abstract encoder's spike rates per token); any non-empty subset, each at most once. ``dim``:
+    the common token width every expert is adapted to; ``grid``: the common ``grid x grid`` token
+    map. ``routing``: ``"soft"`` (every expert, softmax weights) or ``"top_k"`` (the ``top_k``
+    best, their weights renormalised). ``modulate``: scale and shift each expert's tokens by the
+    task and the text (FiLM, starting as the identity). ``task_dim``: width of the task embedding
+    and of the router's hidden layer.
+    """
+
+    experts: tuple[str, ...] = ("efficientnet_lite0", "spiking")
+    dim: int = 256
+    grid: int = 4
+    routing: Literal["soft", "top_k"] = "soft"
+    top_k: int = 1
+    modulate: bool = True
+    task_dim: int = 32
+
+    def __post_init__(self):
+        if isinstance(self.experts, str) or not isinstance(self.experts, (list, tuple)) or not self.experts:
+            raise ValueError(f"model.move.experts must be a non-empty list of names, got {self.experts!r}")
+        self.experts = tuple(self.experts)
+        for name in self.experts:
+            if not isinstance(name, str) or not name.strip():
+                raise ValueError(f"model.move.experts holds a bad name: {name!r}")
+        repeated = sorted({e for e in self.experts if self.experts.count(e) > 1})
+        if repeated:
+            raise ValueError(f"model.move.experts names {repeated} more than once")
+        _check_int("move", "dim", self.dim, 1)
+        _check_int("move", "grid", self.grid, 1)
+        _check_choice("move", "routing", self.routing, ("soft", "top_k"))
+        _check_int("move", "top_k", self.top_k, 1)
+        if self.routing == "top_k" and self.top_k > len(self.experts):
+            raise ValueError(
+                f"model.move.top_k ({self.top_k}) exceeds the number of experts ({len(self.experts)})"
+            )
+        _check_bool("move", "modulate", self.modulate)
+        _check_int("move", "task_dim", self.task_dim, 1)
+
+
+@dataclass
+class MoLEConfig:
+    """Sparse adapter experts with top-k gating (see :class:`ashnet.models.mole.MoLE`).
+
+    ``experts``: number of bottleneck adapters (``1``: the dense adapter); ``top_k``: adapters
+    each token is sent to; ``hidden``: the adapters' bottleneck width; ``balance_weight``: weight
+    of the load-balancing loss in the total.
+    """
+
+    experts: int = 4
+    top_k: int = 1
+    hidden: int = 64
+    balance_weight: float = 0.01
+
+    def __post_init__(self):
+        _check_int("mole", "experts", self.experts, 1)
+        _check_int("mole", "top_k", self.top_k, 1)
+        if self.top_k > self.experts:
+            raise ValueError(f"model.mole.top_k ({self.top_k}) exceeds model.mole.experts ({self.experts})")
+        _check_int("mole", "hidden", self.hidden, 1)
+        if (
+            not isinstance(self.balance_weight, (int, float))
+            or isinstance(self.balance_weight, bool)
+            or not math.isfinite(self.balance_weight)
+            or self.balance_weight < 0
+        ):
+            raise ValueError(
+                f"model.mole.balance_weight must be a finite number >= 0, got {self.balance_weight!r}"
+            )
 
 
 @dataclass
