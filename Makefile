@@ -5,6 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 DOCS_STAMP := $(VENV)/.installed-docs
+CLDR_STAMP := $(VENV)/.installed-cldr
+# Unicode CLDR emoji names in many languages (JSON), read by ashnet/data/cldr.py from $(VENV)/share/ashnet.
+CLDR_PACKAGES := cldr-annotations-full@48.2.0 cldr-annotations-derived-full@48.2.0
 
 .PHONY: demo test lint docs bench clean
 
@@ -16,7 +19,17 @@ $(STAMP): $(BIN)/python setup.cfg pyproject.toml
 	$(BIN)/pip install -q -e .
 	touch $@
 
-$(TEST_STAMP): $(STAMP)
+$(CLDR_STAMP): $(BIN)/python
+	@if command -v npm >/dev/null; then \
+		npm install --prefix $(VENV)/share/ashnet --no-audit --no-fund --loglevel=error $(CLDR_PACKAGES); \
+	elif [ -d /usr/share/unicode/cldr/common/annotations ]; then \
+		echo "CLDR emoji names: npm not found, using Debian's unicode-cldr-core"; \
+	else \
+		echo "CLDR emoji names need npm (apt-get install npm) or Debian's unicode-cldr-core" >&2; exit 1; \
+	fi
+	touch $@
+
+$(TEST_STAMP): $(STAMP) $(CLDR_STAMP)
 	$(BIN)/pip install -q -e '.[test]'
 	# spikingjelly 2.0.0 pins a torchaudio that does not import here; it needs only torch, numpy, loguru.
 	$(BIN)/pip install -q --no-deps spikingjelly==2.0.0
@@ -26,7 +39,7 @@ $(DOCS_STAMP): $(TEST_STAMP)
 	$(BIN)/pip install -q -e '.[docs]'
 	touch $@
 
-demo: $(STAMP)
+demo: $(STAMP) $(CLDR_STAMP)
 	$(BIN)/ashnet demo --out runs/demo
 
 test: $(TEST_STAMP)

