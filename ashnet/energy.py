@@ -1,4 +1,4 @@
-"""Energy per image and per caption of an ASH-Net, and of its ANN twin, with :mod:`neuro.energy`."""
+"""Energy per image and per caption of an ASH-Net and its ANN twin, and per image of each vision expert."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from torch import nn
 import neuro
 from neuro.energy import HOROWITZ_45NM, EnergyCosts, EnergyMeter, EnergyReport
 
-__all__ = ["ann_twin", "image_energy", "text_energy"]
+__all__ = ["ann_twin", "image_energy", "text_energy", "expert_energy"]
 
 
 def ann_twin(model) -> nn.Module:
@@ -59,3 +59,31 @@ def text_energy(
         for batch in _batches(captions, batch_size):
             model.encode_text(batch)
     return meter.report(len(captions))
+
+
+@torch.no_grad()
+def expert_energy(
+    experts, images: torch.Tensor, batch_size: int = 16, costs: EnergyCosts = HOROWITZ_45NM
+) -> dict[str, EnergyReport]:
+    """Operations and energy per image of each expert of a :class:`~ashnet.models.experts.VisionExperts`.
+
+    A backbone expert is counted on the images. The spiking expert is counted on its own: its input
+    backbone's tokens are computed outside the count, so add that backbone's figure for the whole
+    spiking path. The handcrafted experts do only elementwise work and pooling (HOG in NumPy),
+    which the meter does not count, so they report zero.
+    """
+    from .models.experts import SPIKING
+
+    experts.eval()
+    batches = _batches(images, batch_size)
+    reports = {}
+    for name in experts.names:
+        module = experts.spiking if name == SPIKING else experts.backbones[name]
+        inputs = batches
+        if name == SPIKING:
+            inputs = [experts.backbones[experts.spiking_input](b).tokens for b in batches]
+        with EnergyMeter(module, costs) as meter:
+            for x in inputs:
+                module(x)
+        reports[name] = meter.report(len(images))
+    return reports

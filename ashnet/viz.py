@@ -1,4 +1,4 @@
-"""ASH-Net plots: retrieval grids (image to captions, caption to images) and one run's training curves."""
+"""ASH-Net plots: retrieval grids, one run's training curves, and the use and energy of mixture experts."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from neuro.viz import save_figure
 
 from .training.logger import read_metrics
 
-__all__ = ["image_to_text_grid", "text_to_image_grid", "training_curves"]
+__all__ = ["image_to_text_grid", "text_to_image_grid", "training_curves", "expert_use"]
 
 HIT, MISS = "tab:green", "tab:gray"
 
@@ -133,4 +133,50 @@ def training_curves(run_or_metrics: str | Path, path: str | Path | None = None) 
         ax.grid(alpha=0.3)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.suptitle(f"Training curves: {file.parent.name}")
+    return save_figure(fig, path)
+
+
+def expert_use(
+    weights: torch.Tensor,
+    tasks: list[str],
+    experts: list[str],
+    energy_uj: dict[str, float] | None = None,
+    title: str = "MoVE: expert use per task",
+    path: str | Path | None = None,
+) -> Figure:
+    """A heatmap of the mean router weight of each expert (columns) on each task (rows).
+
+    ``weights [n_tasks, n_experts]``, rows summing to one. With ``energy_uj`` (microjoules per
+    image of each expert, e.g. from :func:`ashnet.energy.expert_energy`) a second panel draws the
+    energy of each expert, so the cost of what a task leans on can be read beside it.
+    """
+    weights = torch.as_tensor(weights, dtype=torch.float32)
+    if weights.shape != (len(tasks), len(experts)):
+        raise ValueError(
+            f"weights must be [n_tasks, n_experts] = [{len(tasks)}, {len(experts)}], "
+            f"got {tuple(weights.shape)}"
+        )
+    panels = 2 if energy_uj is not None else 1
+    fig = Figure(figsize=(2.5 + 1.2 * len(experts) + 3.5 * (panels - 1), 1.3 + 0.45 * len(tasks)))
+    fig.set_layout_engine("constrained")
+    axes = fig.subplots(1, panels, squeeze=False)[0]
+    image = axes[0].imshow(weights.numpy(), cmap="viridis", vmin=0, vmax=1, aspect="auto")
+    for (i, j), w in np.ndenumerate(weights.numpy()):
+        colour = "white" if w < 0.6 else "black"
+        axes[0].text(j, i, f"{w:.2f}", ha="center", va="center", color=colour, fontsize=8)
+    axes[0].set_xticks(range(len(experts)), experts, rotation=30, ha="right")
+    axes[0].set_yticks(range(len(tasks)), tasks)
+    axes[0].set_title("mean router weight")
+    fig.colorbar(image, ax=axes[0], shrink=0.8)
+    if energy_uj is not None:
+        ax = axes[1]
+        values = [energy_uj[e] for e in experts]
+        ax.barh(range(len(experts)), values, color="tab:gray")
+        for k, v in enumerate(values):
+            ax.text(v, k, f" {v:.3g}", va="center", fontsize=8)
+        ax.set_yticks(range(len(experts)), experts)
+        ax.invert_yaxis()
+        ax.set(xlabel="energy per image (µJ, 45 nm)", title="energy per expert")
+        ax.grid(axis="x", alpha=0.3)
+    fig.suptitle(title)
     return save_figure(fig, path)

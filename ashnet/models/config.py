@@ -200,7 +200,8 @@ class MoVEConfig:
     map. ``routing``: ``"soft"`` (every expert, softmax weights) or ``"top_k"`` (the ``top_k``
     best, their weights renormalised). ``modulate``: scale and shift each expert's tokens by the
     task and the text (FiLM, starting as the identity). ``task_dim``: width of the task embedding
-    and of the router's hidden layer.
+    and of the router's hidden layer. ``spiking_input``: the backbone whose tokens the spiking
+    expert reads.
     """
 
     experts: tuple[str, ...] = ("efficientnet_lite0", "spiking")
@@ -210,6 +211,7 @@ class MoVEConfig:
     top_k: int = 1
     modulate: bool = True
     task_dim: int = 32
+    spiking_input: str = "efficientnet_lite0"
 
     def __post_init__(self):
         if isinstance(self.experts, str) or not isinstance(self.experts, (list, tuple)) or not self.experts:
@@ -231,6 +233,8 @@ class MoVEConfig:
             )
         _check_bool("move", "modulate", self.modulate)
         _check_int("move", "task_dim", self.task_dim, 1)
+        if not isinstance(self.spiking_input, str) or self.spiking_input in ("", "spiking"):
+            raise ValueError(f"model.move.spiking_input must be a backbone name, got {self.spiking_input!r}")
 
 
 @dataclass
