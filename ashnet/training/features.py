@@ -13,7 +13,7 @@ from ..checkpoint import load_checkpoint, save_checkpoint
 from ..data import ImageTextDataset
 from ..models import ConcreteOutput, TextFeatures
 
-__all__ = ["FeatureCache", "cache_features"]
+__all__ = ["FeatureCache", "cache_features", "cache_backbone_tokens"]
 
 
 @dataclass
@@ -63,17 +63,48 @@ def _cached(path: Path | None, cls, compute):
 
 
 @torch.no_grad()
-def _encode_images(model, table, image_size: int, batch_size: int, device, progress: bool) -> ConcreteOutput:
+def _encode_images(
+    encoder, table, image_size: int, batch_size: int, device, progress: bool
+) -> ConcreteOutput:
     loader = torch.utils.data.DataLoader(
         ImageTextDataset(table, image_size=image_size), batch_size=batch_size
     )
     parts = [
-        model.encode_concrete(images.to(device))
-        for images, _, _ in tqdm(loader, desc="cache image features", disable=not progress)
+        encoder(images.to(device))
+        for images, _, _ in tqdm(loader, desc=f"cache {encoder.name} features", disable=not progress)
     ]
     return ConcreteOutput(
         *(torch.cat([getattr(p, f).float().cpu() for p in parts]) for f in ConcreteOutput._fields)
     )
+
+
+def _image_features(encoder, table, image_size, batch_size, device, folder, progress) -> ConcreteOutput:
+    """A frozen :class:`ConcreteEncoder`'s output on every image of ``table``, stored in ``folder``."""
+    files = [(str(r.path), r.path.stat().st_mtime_ns) for r in table.images]
+    key = _fingerprint(encoder, encoder.name, files, image_size)
+    return _cached(
+        folder / f"images-{key}.pt" if folder else None,
+        ConcreteOutput,
+        lambda: _encode_images(encoder, table, image_size, batch_size, device, progress),
+    )
+
+
+def cache_backbone_tokens(
+    backbones, table, image_size: int, batch_size: int, device, cache_dir=None, progress: bool = True
+) -> dict[str, ConcreteOutput]:
+    """The output of each frozen backbone of ``backbones`` (name -> :class:`ConcreteEncoder`) on ``table``.
+
+    Stored in ``cache_dir`` as :func:`cache_features` stores the concrete encoder's (the same key,
+    so the two share files), for the vision experts of :class:`ashnet.models.experts.VisionExperts`.
+    """
+    folder = Path(cache_dir) if cache_dir is not None else None
+    out = {}
+    for name, encoder in backbones.items():
+        if not encoder.frozen:
+            raise ValueError(f"backbone {name!r} is trained, so its features cannot be cached")
+        encoder.eval()
+        out[name] = _image_features(encoder, table, image_size, batch_size, device, folder, progress)
+    return out
 
 
 @torch.no_grad()
@@ -117,13 +148,7 @@ def cache_features(
     model.eval()
     concrete = text = None
     if table is not None and model.frozen_concrete:
-        files = [(str(r.path), r.path.stat().st_mtime_ns) for r in table.images]
-        key = _fingerprint(model.concrete, model.concrete.name, files, image_size)
-        concrete = _cached(
-            folder / f"images-{key}.pt" if folder else None,
-            ConcreteOutput,
-            lambda: _encode_images(model, table, image_size, batch_size, device, progress),
-        )
+        concrete = _image_features(model.concrete, table, image_size, batch_size, device, folder, progress)
     if captions is not None and model.frozen_text:
         key = _fingerprint(model.text, captions, model.text.max_length)
         text = _cached(

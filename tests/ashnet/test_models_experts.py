@@ -72,3 +72,23 @@ def test_expert_use_figure(tmp_path):
     assert len(fig.axes) == 3  # heatmap, its colour bar, energy bars
     with pytest.raises(ValueError, match="n_tasks, n_experts"):
         expert_use(weights.T, ["vqa", "count"], ["lite0", "hog", "spiking"])
+
+
+def test_backbone_tokens_are_cached_once_per_backbone(tiny_pairs, tmp_path):
+    from ashnet.data import ImageTextDataset, load_pairs
+    from ashnet.models import ConcreteConfig, ConcreteEncoder
+    from ashnet.training.features import cache_backbone_tokens
+
+    table = load_pairs(tiny_pairs).split("val")
+    ex = experts(("tiny_cnn", "colour_histogram", "spiking"))
+    cached = cache_backbone_tokens(ex.backbones, table, 32, 3, "cpu", tmp_path, progress=False)
+    images = torch.stack([ImageTextDataset(table, image_size=32)[i][0] for i in range(len(table.images))])
+    live = ex.backbone_tokens(images)
+    for name in ("tiny_cnn", "colour_histogram"):
+        torch.testing.assert_close(cached[name].tokens, live[name])
+    assert len(list(tmp_path.glob("images-*.pt"))) == 2
+    again = cache_backbone_tokens(ex.backbones, table, 32, 3, "cpu", tmp_path, progress=False)
+    assert torch.equal(again["tiny_cnn"].tokens, cached["tiny_cnn"].tokens)
+    with pytest.raises(ValueError, match="trained"):
+        trained = {"tiny_cnn": ConcreteEncoder(ConcreteConfig(backbone="tiny_cnn"))}
+        cache_backbone_tokens(trained, table, 32, 3, "cpu", None, progress=False)
