@@ -1,35 +1,58 @@
-"""``ashnet data``: build the built-in OpenMoji dataset and check image-caption files."""
+"""``ashnet data``: build the built-in datasets (OpenMoji, scenes) and check image-caption files."""
 
 from __future__ import annotations
 
 import argparse
 import time
 
-from ashnet.data import SPLITS, build_openmoji, load_manifest, load_pairs
+from ashnet.data import SPLITS, build_openmoji, build_scenes, load_manifest, load_pairs
 from ashnet.data.formats import EXPECTED_COLUMNS, ON_BAD_ROW
 
 # How many bad rows `ashnet data check` lists before "... and N more".
 LISTED_BAD_ROWS = 10
 
+BUILD_EPILOG = """\
+examples:
+  ashnet data build openmoji --out data/openmoji                # 64 px emoji, pairs.csv
+  ashnet data build scenes --out data/scenes                    # 3000 scenes of 128 px, scenes.json
+  ashnet data build scenes --out data/scenes --openmoji data/openmoji --n-scenes 6000 --seed 1
+  ashnet data build scenes --out /tmp/s --n-scenes 200 --limit 400   # a quick small set
+
+scenes: canvases of 1-6 OpenMoji emoji at known boxes; OUT/scenes.json (COCO style) holds the
+images with their split, captions, boxes with phrases, and examples for the tasks itm, vqa, ve,
+nlvr2, grounding and count. Test scenes hold only test emoji (the OpenMoji split). It is also a
+pairs file: `ashnet train --data OUT/scenes.json` trains retrieval on the captions.
+"""
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "data",
-        help="build the built-in OpenMoji data or check a pairs file",
-        description="Build the built-in OpenMoji data, or check an image-caption file.",
+        help="build the built-in OpenMoji or scenes data, or check a pairs file",
+        description="Build the built-in OpenMoji or scenes data, or check an image-caption file.",
     )
     actions = parser.add_subparsers(dest="data_command", metavar="ACTION", required=True)
 
     build = actions.add_parser(
         "build",
         help="build a built-in dataset",
-        description="Render a built-in dataset to OUT/images/*.png and OUT/pairs.csv "
-        "(cached: rerunning with the same arguments does nothing).",
+        description="Render a built-in dataset to OUT/images/*.png and OUT/pairs.csv (openmoji) "
+        "or OUT/scenes.json (scenes); cached: rerunning with the same arguments does nothing.",
+        epilog=BUILD_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    build.add_argument("name", choices=["openmoji"], help="dataset to build")
+    build.add_argument("name", choices=["openmoji", "scenes"], help="dataset to build")
     build.add_argument("--out", required=True, help="output directory")
-    build.add_argument("--size", type=int, default=64, help="image side in pixels (default: 64)")
+    build.add_argument(
+        "--size", type=int, help="image side in pixels (default: 64 for openmoji, 128 for scenes)"
+    )
     build.add_argument("--limit", type=int, help="only the first N emojis (quick tries)")
+    scenes = build.add_argument_group("scenes")
+    scenes.add_argument("--n-scenes", type=int, default=3000, help="number of scenes (default: 3000)")
+    scenes.add_argument("--seed", type=int, default=0, help="seed of the layouts and texts (default: 0)")
+    scenes.add_argument(
+        "--openmoji", help="OpenMoji folder to build or reuse for the emoji (default: OUT/openmoji)"
+    )
     build.set_defaults(run=run_build)
 
     check = actions.add_parser(
@@ -52,6 +75,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_build(args: argparse.Namespace) -> int:
+    if args.name == "scenes":
+        return _build_scenes(args)
+    if args.n_scenes != 3000 or args.seed != 0 or args.openmoji is not None:
+        raise ValueError("--n-scenes, --seed and --openmoji apply to 'scenes' only")
+    args.size = 64 if args.size is None else args.size
     start = time.perf_counter()
     pairs = build_openmoji(args.out, size=args.size, limit=args.limit)
     seconds = time.perf_counter() - start
@@ -62,6 +90,25 @@ def run_build(args: argparse.Namespace) -> int:
     print(f"emojis with a name (CLDR) per language: {named}")
     if manifest["n_unrenderable"]:
         print(f"skipped {manifest['n_unrenderable']} emojis the OpenMoji font does not draw")
+    return 0
+
+
+def _build_scenes(args: argparse.Namespace) -> int:
+    start = time.perf_counter()
+    path = build_scenes(
+        args.out,
+        n_scenes=args.n_scenes,
+        size=128 if args.size is None else args.size,
+        seed=args.seed,
+        openmoji_dir=args.openmoji,
+        emoji_limit=args.limit,
+    )
+    seconds = time.perf_counter() - start
+    manifest = load_manifest(args.out)
+    splits = ", ".join(f"{name} {count}" for name, count in manifest["splits"].items())
+    tasks = ", ".join(f"{name} {count}" for name, count in manifest["tasks"].items())
+    print(f"{path}: {manifest['n_images']} scenes ({splits}), {seconds:.1f} s")
+    print(f"examples: {tasks}")
     return 0
 
 

@@ -1,9 +1,10 @@
-"""Image-caption data for ASH-Net: file readers, the PairTable, the torch dataset and the OpenMoji builder."""
+"""Image-caption data: file readers, the PairTable, the torch dataset, the OpenMoji and scenes builders."""
 
 from ashnet.data.dataset import CaptionIndex, ImageTextDataset, caption_index
 from ashnet.data.formats import load_pairs
 from ashnet.data.images import load_image, open_image
 from ashnet.data.openmoji import build_openmoji, load_manifest
+from ashnet.data.scenes import build_scenes
 from ashnet.data.table import SPLITS, BadRow, ImageRecord, PairTable
 
 __all__ = [
@@ -14,6 +15,7 @@ __all__ = [
     "ImageTextDataset",
     "PairTable",
     "build_openmoji",
+    "build_scenes",
     "caption_index",
     "load_image",
     "load_manifest",

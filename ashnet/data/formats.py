@@ -32,8 +32,9 @@ def load_pairs(
 
     The format follows the extension: ``.csv`` / ``.tsv`` with a header
     ``image,caption[,split][,caption_<lang>...]``; ``.jsonl`` with the same keys on each line;
-    ``.json`` in COCO-captions form (``images`` + ``annotations``) or Karpathy-split form
-    (``images`` with ``filename``, ``split``, ``sentences``). Rows naming the same image are
+    ``.json`` in COCO-captions form (``images`` + ``annotations``; an image entry may carry a
+    ``split``) or Karpathy-split form (``images`` with ``filename``, ``split``, ``sentences``),
+    such as ``scenes.json`` of :func:`ashnet.data.build_scenes`. Rows naming the same image are
     grouped into one record. Rows without a split are ``"train"``; Karpathy's ``restval`` is
     ``"train"``. An empty ``caption_<lang>`` value means "no caption in that language".
 
@@ -278,25 +279,25 @@ def _read_coco(data: dict, builder: _TableBuilder) -> None:
     annotations = data["annotations"]
     if not isinstance(annotations, list):
         raise ValueError(f"{builder.source}: 'annotations' must be a list")
-    # image id -> (where, file name, [(where, caption), ...])
-    by_id: dict[int | str, tuple[str, Any, list[tuple[str, Any]]]] = {}
+    # image id -> (where, file name, split, [(where, caption), ...])
+    by_id: dict[int | str, tuple[str, Any, Any, list[tuple[str, Any]]]] = {}
     for i, entry in enumerate(data["images"]):
         image_id = entry.get("id") if isinstance(entry, dict) else None
         if not isinstance(image_id, int | str) or "file_name" not in entry:
             builder.bad(f"images[{i}]", "image entry needs an 'id' (number or string) and a 'file_name'")
             continue
-        by_id[image_id] = (f"images[{i}]", entry["file_name"], [])
+        by_id[image_id] = (f"images[{i}]", entry["file_name"], entry.get("split", ""), [])
     for i, entry in enumerate(annotations):
         image_id = entry.get("image_id") if isinstance(entry, dict) else None
         if not isinstance(image_id, int | str) or image_id not in by_id:
             builder.bad(f"annotations[{i}]", f"annotation refers to unknown image_id {image_id!r}")
             continue
-        by_id[image_id][2].append((f"annotations[{i}]", entry.get("caption")))
-    for image_where, file_name, captions in by_id.values():
+        by_id[image_id][3].append((f"annotations[{i}]", entry.get("caption")))
+    for image_where, file_name, split, captions in by_id.values():
         if not captions:
             builder.bad(image_where, f"image {file_name!r} has no captions")
         for where, caption in captions:
-            builder.add(where, file_name, caption)
+            builder.add(where, file_name, caption, split)
 
 
 def _read_karpathy(images: list[dict], builder: _TableBuilder) -> None:
