@@ -13,8 +13,8 @@
   language (:mod:`ashnet.data.scene_text`).
 
 Builders may add keys: ``<text field>_<lang>`` for a translation (``question_sw``) and
-``rationale``; readers ignore keys they do not know. Splits come from the OpenMoji build (its
-split by base emoji), so a test scene holds only test emoji.
+``rationale``; readers ignore keys they do not know. Emoji are split by
+:func:`ashnet.data.openmoji.emoji_split` (by concept), so a test scene holds only test emoji.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from ashnet.data.formats import load_pairs
-from ashnet.data.openmoji import _write_atomic, build_openmoji, load_manifest
+from ashnet.data.openmoji import _write_atomic, build_openmoji, concept, emoji_split, load_manifest
 from ashnet.data.scene_text import POSITIONS, render
 from ashnet.data.table import SPLITS
 
@@ -45,12 +45,10 @@ MAX_KINDS = 3
 # The tasks a scenes file holds examples for, in the order the CLI lists them.
 TASKS = ("itm", "vqa", "ve", "nlvr2", "grounding", "count")
 SCENE_SPLITS = {"train": 0.8, "val": 0.1, "test": 0.1}
-_SKIN_TONES = {f"{c:X}" for c in range(0x1F3FB, 0x1F400)}
 
 
 @dataclass
 class _Emoji:
-    id: int
     name: str
     text: str
     path: Path
@@ -139,17 +137,21 @@ def build_scenes(
 
 
 def _emoji_pools(pairs: Path) -> dict[str, list[_Emoji]]:
-    """The OpenMoji emoji per split, base forms only, one per name, in file order."""
+    """The OpenMoji emoji per split (:func:`emoji_split`), one per concept and name, in file order.
+
+    One emoji stands for each concept, so a scene never holds two variants that look alike
+    ("man farmer", "woman farmer"); skin-tone variants are left out.
+    """
     pools: dict[str, list[_Emoji]] = {s: [] for s in SPLITS}
     seen: set[str] = set()
     for record in load_pairs(pairs, on_bad_row="error").images:
-        codes = record.path.stem.split("-")
+        text = "".join(chr(int(c, 16)) for c in record.path.stem.split("-"))
         name = record.captions[0]
-        if _SKIN_TONES & set(codes) or name in seen:
+        if any(0x1F3FB <= ord(c) <= 0x1F3FF for c in text) or concept(text) in seen or name in seen:
             continue
-        seen.add(name)
-        text = "".join(chr(int(c, 16)) for c in codes)
-        pools[record.split].append(_Emoji(len(seen) - 1, name, text, record.path, record.split))
+        seen.update((concept(text), name))
+        split = emoji_split(text)
+        pools[split].append(_Emoji(name, text, record.path, split))
     return pools
 
 

@@ -113,7 +113,7 @@ def test_json_is_coco_style_with_every_task(built):
 
 def test_scenes_hold_only_emoji_of_their_own_split(built, openmoji):
     _, data = built
-    emoji_split = {r.captions[0]: r.split for r in load_pairs(openmoji / "pairs.csv").images}
+    emoji_split = {r.captions[0]: r.split for r in load_pairs(openmoji / "pairs.csv").images}  # the build
     category = {c["id"]: c for c in data["categories"]}
     image_split = {i["id"]: i["split"] for i in data["images"]}
     for obj in data["objects"]:
