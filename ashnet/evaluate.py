@@ -24,17 +24,22 @@ KS = (1, 5, 10)
 @dataclass
 class Embeddings:
     """L2-normalised embeddings of a table: ``images [n_images, E]``, ``texts [n_texts, E]`` (every caption),
-    ``text_image [n_texts]`` (the image each caption belongs to), firing rate per spiking layer (0..1)."""
+    ``text_image [n_texts]`` (the image each caption belongs to), and the firing rates (0..1) of the
+    image path: per spiking layer, and over all of them (``None`` without a spiking branch), as
+    :class:`neuro.Monitor` defines them (spikes over neuron-steps, over every image)."""
 
     images: torch.Tensor
     texts: torch.Tensor
     text_image: torch.Tensor
     layer_firing_rates: dict[str, float] = field(default_factory=dict)
+    firing_rate: float | None = None
 
 
 @dataclass
 class Evaluation:
-    """Retrieval results in percent; ``firing_rate``: mean over spiking layers, in percent (None: no SNN)."""
+    """Retrieval results in percent; ``firing_rate``: spikes per neuron per step over every spiking layer
+    of the image path (total spikes over total neuron-steps, as :meth:`neuro.Monitor.firing_rate`),
+    in percent (None: no SNN); ``layer_firing_rates``: the same per layer."""
 
     i2t: dict[str, float]
     t2i: dict[str, float]
@@ -129,26 +134,20 @@ def embed_table(model, table, image_size: int, batch_size: int, device, progress
     loader = torch.utils.data.DataLoader(
         ImageTextDataset(table, image_size=image_size), batch_size=batch_size
     )
-    monitor = Monitor(model) if model.has_snn else None
-    totals: dict[str, float] = {}
-    counted = 0
+    monitor = Monitor(model, record_spikes=False) if model.has_snn else None
     images = []
     try:
         for batch, _, _ in tqdm(loader, desc="embed images", disable=not progress, leave=False):
             images.append(model.encode_image(batch.to(device)).embedding.float().cpu())
-            if monitor is not None:
-                for name, rate in monitor.firing_rates().items():
-                    if rate == rate:  # layers the image path did not run stay NaN
-                        totals[name] = totals.get(name, 0.0) + rate * len(batch)
-                monitor.clear()
-            counted += len(batch)
     finally:
         if monitor is not None:
             monitor.remove()
     index = caption_index(table)
     texts = embed_texts(model, index.texts, batch_size, device)
-    rates = {name: total / counted for name, total in totals.items()}
-    return Embeddings(torch.cat(images), texts, index.text_image, rates)
+    if monitor is None:
+        return Embeddings(torch.cat(images), texts, index.text_image)
+    rates = {name: rate for name, rate in monitor.firing_rates().items() if rate == rate}  # NaN: not run
+    return Embeddings(torch.cat(images), texts, index.text_image, rates, float(monitor.firing_rate()))
 
 
 @torch.no_grad()
@@ -193,14 +192,13 @@ def evaluate(
     device = next(model.parameters()).device
     emb = embed_table(model, table, image_size, batch_size, device, progress)
     recall = recall_at_k(emb.images @ emb.texts.t(), emb.text_image)
-    rates = emb.layer_firing_rates
     return Evaluation(
         i2t=recall["i2t"],
         t2i=recall["t2i"],
         n_images=len(emb.images),
         n_texts=len(emb.texts),
-        firing_rate=100.0 * sum(rates.values()) / len(rates) if rates else None,
-        layer_firing_rates={name: 100.0 * r for name, r in rates.items()},
+        firing_rate=None if emb.firing_rate is None else 100.0 * emb.firing_rate,
+        layer_firing_rates={name: 100.0 * r for name, r in emb.layer_firing_rates.items()},
         zero_shot=None
         if zero_shot_labels is None
         else zero_shot_accuracy(model, emb.images, zero_shot_labels, template),

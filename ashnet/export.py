@@ -4,12 +4,13 @@ The image path splits into
 
 1. ``concrete``: the ANN backbone, images ``[B, 3, S, S]`` to tokens ``[B, N, C]`` and pooled ``[B, C]``;
 2. ``abstract_input``: the projection and LayerNorm of the tokens to the spiking width, ``[B, N, D]``;
-3. ``spiking_core``: the spiking blocks and the output LIF layer. Every block of an
+3. ``spiking_core``: the spiking blocks and the output LIF layer, exported by
+   :func:`neuro.export.to_nir` from the encoder's own modules. Every block of an
    ``abstract.block: mlp`` encoder works on each token alone, so one NIR graph of ``D`` inputs and
    ``D`` output neurons runs per token for ``T`` steps. The input current at every step is the
    ``abstract_input`` output (direct encoding) or Bernoulli spikes of probability ``sigmoid`` of
-   it (poisson encoding). BatchNorm is folded into the Linear before it, and ParametricLIF
-   neurons are exported with their trained ``tau``.
+   it (poisson encoding). ``to_nir`` folds each BatchNorm into the Linear before it and exports
+   ParametricLIF neurons with their trained ``tau``.
 4. ``image_head``: the readout of the token-mean spikes, the projections, the fusion and the L2
    normalisation, giving the image embedding ``[B, E]``.
 
@@ -20,7 +21,6 @@ tokens, and NIR 1.0 has no node for them, so such encoders are refused for NIR e
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 from pathlib import Path
@@ -31,14 +31,10 @@ import torch.nn.functional as F
 from torch import nn
 
 import neuro
-from neuro.export import fold_batch_norm, from_nir, to_nir
-
-from .models.abstract import masked_token_mean
+from neuro.export import from_nir, to_nir
 
 __all__ = [
-    "SpikingCore",
     "spiking_core",
-    "core_input",
     "export_nir",
     "export_pt2",
     "manifest",
@@ -48,25 +44,12 @@ __all__ = [
 MANIFEST_NAME = "manifest.json"
 
 
-class SpikingCore(nn.Module):
-    """The token-wise spiking part of the abstract encoder: ``U <- U + MLP_k(U)`` per block, then output LIF.
+def spiking_core(model) -> nn.Sequential:
+    """The token-wise spiking part of a trained ASH-Net, made of the encoder's own modules.
 
-    Input ``[T, M, D]`` (``M`` tokens of any samples, folded together), output spikes ``[T, M, D]``.
+    ``neuro.Residual(block.mlp)`` for each block, then the output LIF layer, over ``[T, M, D]``
+    (``M`` tokens of any samples, folded together). ValueError if NIR cannot hold the encoder.
     """
-
-    def __init__(self, blocks: list[nn.Sequential], neuron_out: neuro.SpikingNeuron):
-        super().__init__()
-        self.blocks = nn.ModuleList(blocks)
-        self.neuron_out = neuron_out
-
-    def forward(self, u: torch.Tensor) -> torch.Tensor:
-        for block in self.blocks:
-            u = u + block(u)
-        return self.neuron_out(u)
-
-
-def spiking_core(model) -> SpikingCore:
-    """The :class:`SpikingCore` of a trained ASH-Net, BatchNorms folded (ValueError if NIR cannot hold it)."""
     if not model.has_snn:
         raise ValueError(
             "this model has no spiking branch (model.abstract.enabled: false); nothing to export to NIR"
@@ -80,52 +63,34 @@ def spiking_core(model) -> SpikingCore:
             "no node for products or means across tokens, so only model.abstract.block: mlp encoders "
             "export to NIR (the ANN parts still export with --format pt2)"
         )
-    blocks = []
-    for block in encoder.blocks:
-        mlp = block.mlp
-        blocks.append(
-            nn.Sequential(
-                copy.deepcopy(mlp.neuron_in),
-                neuro.TimeDistributed(fold_batch_norm(mlp.fc1.linear, mlp.fc1.norm)),
-                copy.deepcopy(mlp.neuron_hidden),
-                neuro.TimeDistributed(fold_batch_norm(mlp.fc2.linear, mlp.fc2.norm)),
-            )
-        )
-    return SpikingCore(blocks, copy.deepcopy(encoder.neuron_out)).eval()
-
-
-def core_input(model, tokens: torch.Tensor, seed: int = 0) -> torch.Tensor:
-    """The spiking core's input ``[T, B*N, D]`` for concrete tokens ``[B, N, C]`` (poisson draws seeded)."""
-    encoder = model.abstract
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        u0 = encoder.encode(encoder.input_norm(encoder.input(tokens)), None)
-    return u0.flatten(1, 2)
+    return nn.Sequential(*(neuro.Residual(block.mlp) for block in encoder.blocks), encoder.neuron_out)
 
 
 def export_nir(model, images: torch.Tensor, path: str | Path, dt: float = 1e-3) -> dict:
-    """Write the spiking core of ``model`` to a ``.nir`` file and check it against the model.
+    """Write the spiking core of ``model`` (:func:`spiking_core`) to a ``.nir`` file and check it.
 
-    ``images`` (a real batch) feed the check: the model's own output spikes, the folded core and
-    the core read back from the file run on the same input current. Returns the manifest part.
+    ``images`` (a real batch) feed the check: the graph read back from the file runs on the
+    encoder's input current and its output spikes are compared with the model's own (Poisson
+    draws seeded alike). Returns the manifest part.
     """
     path = Path(path)
     if path.suffix != ".nir":
         raise ValueError(f"the NIR output file must end in .nir, got {path.name!r}")
     core = spiking_core(model)
+    encoder = model.abstract
     with torch.no_grad():
         tokens = model.encode_concrete(images).tokens
-        u0 = core_input(model, tokens)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(0)
-            expected = model.abstract(tokens).spikes.flatten(1, 2)
-        graph = to_nir(core, u0, dt=dt)
+            current = encoder.encode(tokens).flatten(1, 2)  # [T, B*N, D]: every token on its own
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            expected = encoder(tokens).spikes.flatten(1, 2)
+        graph = to_nir(core, current, dt=dt)
         path.parent.mkdir(parents=True, exist_ok=True)
         nir.write(path, graph)
-        folded = core(u0)
-        imported = from_nir(path, dt=dt)(u0)
-    neuro.reset(core)
-    cfg = model.abstract.cfg
+        imported = from_nir(path, dt=dt)(current)
+    cfg = encoder.cfg
     return {
         "name": "spiking_core",
         "kind": "snn",
@@ -138,9 +103,8 @@ def export_nir(model, images: torch.Tensor, path: str | Path, dt: float = 1e-3) 
         "run": f"once per token, {cfg.time_steps} steps from rest; tokens are independent",
         "nodes": {name: type(node).__name__ for name, node in graph.nodes.items()},
         "check": {
-            "tokens": int(u0.shape[1]),
-            "spikes_equal_to_model": float((folded == expected).float().mean()),
-            "file_equal_to_folded_core": float((imported == folded).float().mean()),
+            "tokens": int(current.shape[1]),
+            "spikes_equal_to_model": float((imported == expected).float().mean()),
         },
     }
 
@@ -179,7 +143,7 @@ class _ImageHead(nn.Module):
         c = self.concrete_proj(pooled)
         if spikes is None:
             return F.normalize(c, dim=-1)
-        a = self.abstract_proj(self.readout(masked_token_mean(spikes, None))[-1])
+        a = self.abstract_proj(self.readout(spikes)[-1])
         return F.normalize(self.fusion(c, a), dim=-1)
 
 

@@ -4,7 +4,7 @@ Multi-step tensors are ``[T, B, ...]``. ``neuro`` knows nothing about vision or 
 """
 
 from . import encoders, functional, surrogate
-from .layers import SpikingConv2d, SpikingLinear, TimeDistributed
+from .layers import Residual, SpikingConv2d, SpikingLinear, TimeDistributed
 from .monitor import Monitor
 from .neurons import ALIF, IF, LIF, CubaLIF, ParametricLIF, SpikingNeuron, reset
 
@@ -18,6 +18,7 @@ __all__ = [
     "reset",
     "Monitor",
     "TimeDistributed",
+    "Residual",
     "SpikingLinear",
     "SpikingConv2d",
     "encoders",

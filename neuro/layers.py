@@ -1,4 +1,4 @@
-"""Layer helpers for ``[T, B, ...]`` tensors: run stateless layers over time, and spiking blocks."""
+"""Layer helpers for ``[T, B, ...]`` tensors: stateless layers over time, shortcuts, spiking blocks."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from torch import nn
 from .neurons import LIF, SpikingNeuron
 from .validation import check_float_tensor
 
-__all__ = ["TimeDistributed", "SpikingLinear", "SpikingConv2d"]
+__all__ = ["TimeDistributed", "Residual", "SpikingLinear", "SpikingConv2d"]
 
 
 class TimeDistributed(nn.Module):
@@ -25,6 +25,21 @@ class TimeDistributed(nn.Module):
         T, B = x_seq.shape[:2]
         y = self.layer(x_seq.flatten(0, 1))
         return y.reshape(T, B, *y.shape[1:])
+
+
+class Residual(nn.Module):
+    """``x + block(x)``: a shortcut around ``block`` (shapes in and out must match).
+
+    :func:`neuro.export.to_nir` exports it as two edges into the node after it (NIR sums the
+    inputs of a node), so residual stacks of neurons and layers export as they run.
+    """
+
+    def __init__(self, block: nn.Module):
+        super().__init__()
+        self.block = block
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.block(x)
 
 
 class SpikingLinear(nn.Sequential):

@@ -1,4 +1,4 @@
-"""The abstract (spiking) encoder: spike encoding, spiking MLP/transformer blocks, rate or membrane readout.
+"""The abstract (spiking) encoder: spike encoding, spiking blocks made of ``neuro`` modules, readout.
 
 All multi-step tensors are ``[T, B, N, D]`` (time, batch, tokens, channels). The blocks keep a
 residual stream ``U`` of membrane-like values and add each sub-block's output to it, as in the
@@ -8,6 +8,8 @@ neuron, so its weights only ever see binary spikes.
 
 from __future__ import annotations
 
+import contextlib
+from collections import OrderedDict
 from typing import NamedTuple
 
 import torch
@@ -18,15 +20,27 @@ from neuro import LIF, ParametricLIF, SpikingNeuron
 
 from .config import AbstractConfig
 
-__all__ = ["AbstractOutput", "AbstractEncoder", "masked_token_mean"]
+__all__ = [
+    "AbstractOutput",
+    "AbstractEncoder",
+    "SpikingBlock",
+    "SpikingMLP",
+    "SpikingSelfAttention",
+    "SpikePoolMixer",
+    "linear_norm",
+    "masked_token_mean",
+    "rename_legacy_keys",
+    "tokenwise",
+]
 
 
 class AbstractOutput(NamedTuple):
     """The spiking encoder's result.
 
     ``spikes``: output spike latents ``[T, B, N, D]``; ``steps``: per-step readout ``[T, B, D]``
-    (its last step is ``readout``); ``readout``: the embedding ``[B, D]``; ``firing_rate``: mean
-    spikes per neuron per step over every spiking layer (a detached scalar).
+    (its last step is ``readout``); ``readout``: the embedding ``[B, D]``; ``firing_rate``: spikes
+    per neuron per step over every spiking layer, total spikes over total neuron-steps (as
+    :meth:`neuro.Monitor.firing_rate` counts them; a detached scalar).
     """
 
     spikes: torch.Tensor
@@ -35,29 +49,24 @@ class AbstractOutput(NamedTuple):
     firing_rate: torch.Tensor
 
 
-class _SpikeStats:
-    """Counts spikes and neuron-steps of every spiking layer during one forward pass."""
-
-    def __init__(self):
-        self.spikes = 0.0
-        self.count = 0
-
-    def fire(self, neuron: SpikingNeuron, x: torch.Tensor) -> torch.Tensor:
-        s = neuron(x)
-        self.spikes = self.spikes + s.detach().sum()
-        self.count += s.numel()
-        return s
-
-    def rate(self) -> torch.Tensor:
-        return self.spikes / self.count
-
-
 def masked_token_mean(x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
     """Mean over the token axis (``-2``) of ``[..., B, N, D]``, only tokens where ``mask`` is true."""
     if mask is None:
         return x.mean(dim=-2)
     m = mask.to(x.dtype).unsqueeze(-1)
     return (x * m).sum(dim=-2) / m.sum(dim=-2).clamp(min=1)
+
+
+def tokenwise(layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Run ``layer`` (over ``[T, M, D]``) on tokens ``[T, B, N, D]``, tokens folded into the batch axis."""
+    y = layer(x.flatten(1, 2))
+    return y.view(*x.shape[:3], y.shape[-1])
+
+
+def linear_norm(d_in: int, d_out: int) -> neuro.TimeDistributed:
+    """``Linear`` (no bias) then ``BatchNorm1d`` over ``[T, M, d_in]`` (NIR export folds the norm in)."""
+    layers = OrderedDict(linear=nn.Linear(d_in, d_out, bias=False), norm=nn.BatchNorm1d(d_out))
+    return neuro.TimeDistributed(nn.Sequential(layers))
 
 
 def _neuron(cfg: AbstractConfig, v_threshold: float | None = None) -> SpikingNeuron:
@@ -69,31 +78,23 @@ def _neuron(cfg: AbstractConfig, v_threshold: float | None = None) -> SpikingNeu
     )
 
 
-class LinearNorm(nn.Module):
-    """``Linear`` then ``BatchNorm1d`` over the last axis of ``[..., in]`` (foldable at inference)."""
+class SpikingMLP(nn.Sequential):
+    """Channel MLP on spikes, each token alone: ``LIF -> linear_norm(D, hD) -> LIF -> linear_norm(hD, D)``.
 
-    def __init__(self, d_in: int, d_out: int):
-        super().__init__()
-        self.linear = nn.Linear(d_in, d_out, bias=False)
-        self.norm = nn.BatchNorm1d(d_out)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.linear(x)
-        return self.norm(y.flatten(0, -2)).view_as(y)
-
-
-class SpikingMLP(nn.Module):
-    """Channel MLP on spikes: ``LIF -> LinearNorm(D, hD) -> LIF -> LinearNorm(hD, D)``."""
+    Input and output ``[T, M, D]`` (``M`` tokens of any samples); only ``neuro`` modules, so it
+    exports to NIR as it is.
+    """
 
     def __init__(self, cfg: AbstractConfig):
-        super().__init__()
         hidden = max(1, round(cfg.dim * cfg.mlp_ratio))
-        self.neuron_in, self.fc1 = _neuron(cfg), LinearNorm(cfg.dim, hidden)
-        self.neuron_hidden, self.fc2 = _neuron(cfg), LinearNorm(hidden, cfg.dim)
-
-    def forward(self, u, mask, stats: _SpikeStats):
-        s = stats.fire(self.neuron_in, u)
-        return self.fc2(stats.fire(self.neuron_hidden, self.fc1(s)))
+        super().__init__(
+            OrderedDict(
+                neuron_in=_neuron(cfg),
+                fc1=linear_norm(cfg.dim, hidden),
+                neuron_hidden=_neuron(cfg),
+                fc2=linear_norm(hidden, cfg.dim),
+            )
+        )
 
 
 class SpikingSelfAttention(nn.Module):
@@ -111,28 +112,28 @@ class SpikingSelfAttention(nn.Module):
         self.heads = cfg.heads
         self.scale = (cfg.dim // cfg.heads) ** -0.5
         self.neuron_in = _neuron(cfg)
-        self.q, self.k, self.v = (LinearNorm(cfg.dim, cfg.dim) for _ in range(3))
+        self.q, self.k, self.v = (linear_norm(cfg.dim, cfg.dim) for _ in range(3))
         self.neuron_q, self.neuron_k, self.neuron_v = _neuron(cfg), _neuron(cfg), _neuron(cfg)
         self.attn_norm = nn.BatchNorm1d(cfg.dim)
         self.neuron_attn = _neuron(cfg, v_threshold=0.5)
-        self.out = LinearNorm(cfg.dim, cfg.dim)
+        self.out = linear_norm(cfg.dim, cfg.dim)
 
-    def forward(self, u, mask, stats: _SpikeStats):
+    def forward(self, u: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         T, B, N, D = u.shape
-        s = stats.fire(self.neuron_in, u)
+        s = self.neuron_in(u)
 
         def heads(x):
             return x.view(T, B, N, self.heads, D // self.heads).transpose(2, 3)  # [T, B, h, N, d]
 
-        q = heads(stats.fire(self.neuron_q, self.q(s)))
-        k = heads(stats.fire(self.neuron_k, self.k(s)))
-        v = heads(stats.fire(self.neuron_v, self.v(s)))
+        q = heads(self.neuron_q(tokenwise(self.q, s)))
+        k = heads(self.neuron_k(tokenwise(self.k, s)))
+        v = heads(self.neuron_v(tokenwise(self.v, s)))
         if mask is not None:
             keep = mask.to(u.dtype).view(1, B, 1, N, 1)
             k, v = k * keep, v * keep
         a = (q @ (k.transpose(-2, -1) @ v)) * self.scale
         a = self.attn_norm(a.transpose(2, 3).reshape(T * B * N, D)).view(T, B, N, D)
-        return self.out(stats.fire(self.neuron_attn, a))
+        return tokenwise(self.out, self.neuron_attn(a))
 
 
 class SpikePoolMixer(nn.Module):
@@ -141,15 +142,15 @@ class SpikePoolMixer(nn.Module):
     def __init__(self, cfg: AbstractConfig):
         super().__init__()
         self.neuron_in = _neuron(cfg)
-        self.proj = LinearNorm(cfg.dim, cfg.dim)
+        self.proj = linear_norm(cfg.dim, cfg.dim)
 
-    def forward(self, u, mask, stats: _SpikeStats):
-        s = stats.fire(self.neuron_in, u)
+    def forward(self, u: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        s = self.neuron_in(u)
         return self.proj(masked_token_mean(s, mask)).unsqueeze(2)
 
 
 class SpikingBlock(nn.Module):
-    """``U <- U + mixer(U)`` (transformer blocks only), then ``U <- U + MLP(U)``."""
+    """``U <- U + mixer(U)`` (transformer blocks only), then ``U <- U + MLP(U)``, on ``[T, B, N, D]``."""
 
     def __init__(self, cfg: AbstractConfig):
         super().__init__()
@@ -159,10 +160,32 @@ class SpikingBlock(nn.Module):
             self.mixer = None
         self.mlp = SpikingMLP(cfg)
 
-    def forward(self, u, mask, stats: _SpikeStats):
+    def forward(self, u: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         if self.mixer is not None:
-            u = u + self.mixer(u, mask, stats)
-        return u + self.mlp(u, mask, stats)
+            u = u + self.mixer(u, mask)
+        return u + tokenwise(self.mlp, u)
+
+
+def rename_legacy_keys(state_dict: dict, prefix: str = "") -> dict:
+    """Rename, in place, the state-dict keys of a spiking encoder saved by ashnet 0.1 to today's names.
+
+    In 0.1 each ``Linear`` + ``BatchNorm1d`` pair was a module of its own (``X.linear.*``,
+    ``X.norm.*``); it is now a :class:`neuro.TimeDistributed` (``X.layer.linear.*``,
+    ``X.layer.norm.*``). Only keys under ``prefix`` (the encoder's place in a larger model, such
+    as ``"abstract."``) change; keys already in today's form are left alone. Returns ``state_dict``.
+    """
+
+    def renamed(key: str) -> str:
+        parts = key[len(prefix) :].split(".")
+        legacy = len(parts) >= 3 and parts[-2] in ("linear", "norm") and parts[-3] != "layer"
+        if key.startswith(prefix) and legacy:
+            return prefix + ".".join(parts[:-2] + ["layer"] + parts[-2:])
+        return key
+
+    items = list(state_dict.items())  # rebuilt in the same order
+    state_dict.clear()
+    state_dict.update((renamed(k), v) for k, v in items)
+    return state_dict
 
 
 class AbstractEncoder(nn.Module):
@@ -171,15 +194,18 @@ class AbstractEncoder(nn.Module):
     1. Project and normalise: ``X = LayerNorm(W_in tokens)`` ``[B, N, D]``.
     2. Encode over ``T`` steps: ``direct`` repeats ``X`` as an analog current (the first LIF layer
        spikes); ``poisson`` draws Bernoulli spikes ``S`` with probability ``p = sigmoid(X)`` and
-       feeds ``LinearNorm(S)`` on (binary input alone could never lift a LIF with ``decay_input``
+       feeds ``linear_norm(S)`` on (binary input alone could never lift a LIF with ``decay_input``
        to threshold 1); a straight-through gradient (``S + p - p.detach()``) lets the projection learn.
     3. ``depth`` :class:`SpikingBlock` s, then an output LIF layer: spike latents ``[T, B, N, D]``.
     4. Readout of the token-mean spikes ``r_t``: ``rate`` gives the firing rate so far,
        ``e_t = (1/t) sum_{s<=t} r_s``; ``membrane`` gives the potential of a non-spiking leaky
        integrator, ``m_t = m_{t-1} + (r_t - m_{t-1}) / tau`` (``m_0 = 0``). The embedding is the last step.
 
+    The blocks are ``neuro`` neurons, :class:`neuro.TimeDistributed` layers and norms; a
+    :class:`neuro.Monitor` counts their spikes during each pass (``firing_rate`` of the output).
     The neuron states are cleared before and after every forward pass (so no autograd graph is
-    kept alive between calls and the module can be deep-copied).
+    kept alive between calls and the module can be deep-copied). State dicts of ashnet 0.1 load
+    (see :func:`rename_legacy_keys`).
     """
 
     def __init__(self, cfg: AbstractConfig, d_in: int):
@@ -187,21 +213,24 @@ class AbstractEncoder(nn.Module):
         self.cfg = cfg
         self.input = nn.Linear(d_in, cfg.dim)
         self.input_norm = nn.LayerNorm(cfg.dim)
-        self.spike_input = LinearNorm(cfg.dim, cfg.dim) if cfg.encoding == "poisson" else None
+        self.spike_input = linear_norm(cfg.dim, cfg.dim) if cfg.encoding == "poisson" else None
         self.blocks = nn.ModuleList(SpikingBlock(cfg) for _ in range(cfg.depth))
         self.neuron_out = _neuron(cfg)
+        self.register_load_state_dict_pre_hook(_rename_legacy_keys_hook)
 
-    def encode(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-        """Projected tokens ``[B, N, D]`` to the first block input ``[T, B, N, D]``; masked tokens silent."""
+    def encode(self, tokens: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Tokens ``[B, N, d_in]`` to the first block input ``[T, B, N, D]`` (steps 1-2); masked ones 0."""
+        x = self.input_norm(self.input(tokens))
         T = self.cfg.time_steps
         keep = 1.0 if mask is None else mask.to(x.dtype).unsqueeze(-1)
         if self.cfg.encoding == "direct":
             return neuro.encoders.direct(x * keep, T)
         p = torch.sigmoid(x) * keep
-        return self.spike_input(neuro.encoders.poisson(p.detach(), T) + (p - p.detach()))
+        return tokenwise(self.spike_input, neuro.encoders.poisson(p.detach(), T) + (p - p.detach()))
 
-    def readout(self, rates: torch.Tensor) -> torch.Tensor:
-        """Per-step readout ``[T, B, D]`` of the token-mean spikes ``rates [T, B, D]``."""
+    def readout(self, spikes: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Per-step readout ``[T, B, D]`` of the token-mean of output spikes ``[T, B, N, D]`` (step 4)."""
+        rates = masked_token_mean(spikes, mask)
         if self.cfg.readout == "rate":
             steps = torch.arange(1, rates.shape[0] + 1, device=rates.device, dtype=rates.dtype)
             return rates.cumsum(0) / steps.view(-1, 1, 1)
@@ -210,6 +239,12 @@ class AbstractEncoder(nn.Module):
             m = m + (r - m) / self.cfg.tau
             out.append(m)
         return torch.stack(out)
+
+    def _spike_counter(self) -> contextlib.AbstractContextManager:
+        """A counting :class:`neuro.Monitor` of every neuron here (none in an ANN twin: nothing to count)."""
+        if not any(isinstance(m, SpikingNeuron) for m in self.modules()):
+            return contextlib.nullcontext()
+        return neuro.Monitor(self, record_spikes=False)
 
     def forward(self, tokens: torch.Tensor, mask: torch.Tensor | None = None) -> AbstractOutput:
         if tokens.dim() != 3 or tokens.shape[-1] != self.input.in_features:
@@ -221,11 +256,16 @@ class AbstractEncoder(nn.Module):
                 f"mask shape {tuple(mask.shape)} does not match tokens {tuple(tokens.shape[:2])}"
             )
         neuro.reset(self)
-        stats = _SpikeStats()
-        u = self.encode(self.input_norm(self.input(tokens)), mask)
-        for block in self.blocks:
-            u = block(u, mask, stats)
-        spikes = stats.fire(self.neuron_out, u)
+        with self._spike_counter() as counter:
+            u = self.encode(tokens, mask)
+            for block in self.blocks:
+                u = block(u, mask)
+            spikes = self.neuron_out(u)
         neuro.reset(self)
-        steps = self.readout(masked_token_mean(spikes, mask))
-        return AbstractOutput(spikes=spikes, steps=steps, readout=steps[-1], firing_rate=stats.rate())
+        steps = self.readout(spikes, mask)
+        rate = counter.firing_rate() if counter is not None else spikes.new_tensor(float("nan"))
+        return AbstractOutput(spikes=spikes, steps=steps, readout=steps[-1], firing_rate=rate)
+
+
+def _rename_legacy_keys_hook(module, state_dict, prefix, *args) -> None:
+    rename_legacy_keys(state_dict, prefix)

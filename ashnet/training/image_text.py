@@ -14,6 +14,7 @@ from ..data import ImageTextDataset, caption_index, load_pairs
 from ..evaluate import evaluate
 from ..losses import compute_losses
 from ..models import ConcreteOutput, TextFeatures, build_model
+from ..models.abstract import rename_legacy_keys
 from .batches import batches_per_epoch, caption_choice
 from .features import cache_features
 from .loop import Schedule, optimise
@@ -49,7 +50,7 @@ def load_init(model: nn.Module, source: str | Path) -> int:
 
     Used to start image-text training from STUA pre-training (or any earlier run).
     """
-    state = load_checkpoint(source)["model"]
+    state = rename_legacy_keys(load_checkpoint(source)["model"], "abstract.")
     own = model.state_dict()
     matched = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
     if not matched:

@@ -134,7 +134,9 @@ def to_nir(module: nn.Module, sample_input: torch.Tensor, dt: float = 1e-3) -> n
     module : nn.Module
         IF, LIF, ParametricLIF and CubaLIF neurons (hard reset) with Linear, Conv1d, Conv2d,
         AvgPool2d, LPPool2d(norm_type=1) (NIR SumPool2d) and Flatten layers, possibly inside
-        ``nn.Sequential`` and :class:`neuro.TimeDistributed`. Inside an ``nn.Sequential``, Identity
+        ``nn.Sequential``, :class:`neuro.TimeDistributed` and :class:`neuro.Residual` (whose
+        shortcut becomes a second edge into the next node; NIR sums a node's inputs), or in any
+        module whose forward calls them in order and adds. Inside an ``nn.Sequential``, Identity
         and Dropout are left out and a BatchNorm1d/2d is folded into the Linear or Conv before it
         (with its running statistics, as at inference).
     sample_input : torch.Tensor

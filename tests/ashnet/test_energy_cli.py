@@ -27,10 +27,10 @@ def test_spiking_layers_cost_their_spikes_times_fan_out(run_dir):
     assert spikes["blocks.0.mlp.neuron_in"] > 0
     rows = {(r.name, r.op_kind): r.ops for r in report.layers}
     # Each spike of a layer reaches every output of the next Linear: hidden width, then model width.
-    fc1 = spikes["blocks.0.mlp.neuron_in"] * mlp.fc1.linear.out_features / 3
-    fc2 = spikes["blocks.0.mlp.neuron_hidden"] * mlp.fc2.linear.out_features / 3
-    assert rows[("abstract.blocks.0.mlp.fc1.linear", "SOP")] == pytest.approx(fc1)
-    assert rows.get(("abstract.blocks.0.mlp.fc2.linear", "SOP"), 0.0) == pytest.approx(fc2)
+    fc1 = spikes["blocks.0.mlp.neuron_in"] * mlp.fc1.layer.linear.out_features / 3
+    fc2 = spikes["blocks.0.mlp.neuron_hidden"] * mlp.fc2.layer.linear.out_features / 3
+    assert rows[("abstract.blocks.0.mlp.fc1.layer.linear", "SOP")] == pytest.approx(fc1)
+    assert rows.get(("abstract.blocks.0.mlp.fc2.layer.linear", "SOP"), 0.0) == pytest.approx(fc2)
     # The projection into the spiking width sees real values: dense MACs, tokens x in x out per image.
     tokens = model.encode_concrete(images[:1]).tokens.shape[1]
     linear = model.abstract.input

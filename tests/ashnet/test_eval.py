@@ -4,6 +4,7 @@ import pytest
 import torch
 from torch import nn
 
+import neuro
 from ashnet.config import load_config
 from ashnet.data import caption_index, load_pairs
 from ashnet.evaluate import embed_table, evaluate, recall_at_k, zero_shot_accuracy
@@ -37,13 +38,30 @@ def test_evaluate_matches_recall_of_the_model_embeddings(tiny_model, tiny_pairs)
 def test_firing_rates_per_spiking_layer(tiny_model, tiny_pairs):
     table = load_pairs(tiny_pairs).split("test")
     emb = embed_table(tiny_model, table, 16, 2, "cpu", progress=False)
-    spiking = {n for n, m in tiny_model.named_modules() if type(m).__module__.startswith("neuro")}
+    spiking = {n for n, m in tiny_model.named_modules() if isinstance(m, neuro.SpikingNeuron)}
     assert emb.layer_firing_rates and set(emb.layer_firing_rates) <= spiking
     assert all(0.0 <= r <= 1.0 for r in emb.layer_firing_rates.values())
-    result = evaluate(tiny_model, table, 16, 2, progress=False)
-    rates = list(result.layer_firing_rates.values())
-    assert result.firing_rate == pytest.approx(sum(rates) / len(rates))
     assert not any(m.record_v for n, m in tiny_model.named_modules() if n in spiking)  # monitor removed
+
+
+def test_model_evaluation_and_monitor_share_one_firing_rate(tiny_model, tiny_pairs):
+    """Spikes over neuron-steps of every layer: the model's output, evaluate() in any batch size, Monitor."""
+    from ashnet.data import ImageTextDataset
+
+    table = load_pairs(tiny_pairs).split("test")
+    images = torch.stack([ImageTextDataset(table, 16)[i][0] for i in range(len(table.images))])
+    with neuro.Monitor(tiny_model) as monitor, torch.no_grad():
+        model_rate = float(tiny_model.encode_image(images).firing_rate)
+    spikes = {n: s[0] for n, s in monitor.spikes.items()}
+    by_size = sum(float(s.sum()) for s in spikes.values()) / sum(s.numel() for s in spikes.values())
+    by_layer = sum(float(s.mean()) for s in spikes.values()) / len(spikes)
+    assert model_rate == pytest.approx(by_size) and float(monitor.firing_rate()) == pytest.approx(by_size)
+    assert abs(by_size - by_layer) > 1e-4  # the layers differ in size, so the two means differ
+    for batch_size in (1, 3):
+        result = evaluate(tiny_model, table, 16, batch_size, progress=False)
+        assert result.firing_rate == pytest.approx(100 * by_size)
+        per_layer = {n: 100 * float(s.mean()) for n, s in spikes.items()}
+        assert result.layer_firing_rates == pytest.approx(per_layer)
 
 
 def test_ann_only_model_has_no_firing_rate(tiny_pairs):

@@ -11,7 +11,7 @@ import torch
 import neuro
 from ashnet.checkpoint import load_run
 from ashnet.cli import main
-from ashnet.export import core_input, spiking_core
+from ashnet.export import spiking_core
 from ashnet.models import build_model
 from neuro.export import from_nir
 
@@ -60,13 +60,13 @@ def _test_images(pairs, n=4):
 def test_nir_export_reproduces_the_models_spikes(run_dir, tiny_pairs, nir_export):
     folder, printed = nir_export
     out = folder / "core.nir"
-    assert "output spikes equal to the model's 100.00%" in printed
+    assert "read back, equal to the model's 100.00%" in printed
     # Independently: the file, imported by neuro, against the trained model's own spiking encoder.
     model, _ = load_run(run_dir)
     with torch.no_grad():
         tokens = model.encode_concrete(_test_images(tiny_pairs)).tokens
         expected = model.abstract(tokens).spikes.flatten(1, 2)
-        spikes = from_nir(out)(core_input(model, tokens))
+        spikes = from_nir(out)(model.abstract.encode(tokens).flatten(1, 2))
     assert 0 < expected.mean() < 1
     assert torch.equal(spikes, expected)
     manifest = json.loads((out.parent / "manifest.json").read_text())

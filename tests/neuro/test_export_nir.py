@@ -41,18 +41,12 @@ GAIN = {
 }
 
 
-class Residual(nn.Module):
-    """``LIF(U + block(U))``: a residual (membrane-shortcut) block, whose NIR graph sums two edges."""
-
-    def __init__(self, width: int):
-        super().__init__()
-        self.block = nn.Sequential(
-            neuro.LIF(tau=2.0), TD(nn.Linear(width, width)), neuro.LIF(tau=2.0), TD(nn.Linear(width, width))
-        )
-        self.out = neuro.LIF(tau=2.0)
-
-    def forward(self, u):
-        return self.out(u + self.block(u))
+def residual(width: int) -> nn.Module:
+    """``LIF(U + block(U))`` with :class:`neuro.Residual`: its NIR graph sums two edges."""
+    block = nn.Sequential(
+        neuro.LIF(tau=2.0), TD(nn.Linear(width, width)), neuro.LIF(tau=2.0), TD(nn.Linear(width, width))
+    )
+    return nn.Sequential(neuro.Residual(block), neuro.LIF(tau=2.0))
 
 
 def build_net(kind: str, batch: int = 3, seed: int = 0):
@@ -60,7 +54,7 @@ def build_net(kind: str, batch: int = 3, seed: int = 0):
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed + 100)
     if kind == "residual_lif":
-        return _scaled(Residual(8), GAIN[kind]), 2 * torch.rand(16, batch, 8, generator=g)
+        return _scaled(residual(8), GAIN[kind]), 2 * torch.rand(16, batch, 8, generator=g)
     if kind == "conv1d_if":
         net = nn.Sequential(
             TD(nn.Conv1d(2, 3, 3)), neuro.IF(), TD(nn.Flatten(), nn.Linear(18, 4)), neuro.IF()

@@ -71,3 +71,9 @@ def test_blocks_stack_and_reset():
     assert first.shape == (5, 2, 3)
     neuro.reset(net)
     assert torch.equal(net(x), first)
+
+
+def test_residual_adds_its_input_to_the_block_output():
+    block = neuro.TimeDistributed(nn.Linear(4, 4))
+    x = torch.rand(3, 2, 4)
+    assert torch.equal(neuro.Residual(block)(x), x + block(x))

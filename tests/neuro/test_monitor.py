@@ -83,3 +83,31 @@ def test_remove_detaches_hooks_and_clear_empties():
     net(torch.rand(3, 2, 6))
     assert mon.spikes["0.1"] == []
     assert not net[0][1].record_v
+
+
+def test_counting_only_keeps_no_spikes_and_gives_the_same_rates():
+    net, x = _net(), torch.rand(5, 3, 6)
+    with neuro.Monitor(net) as kept, neuro.Monitor(net, record_spikes=False) as counted:
+        net(x)
+        neuro.reset(net)
+        net(x[:2])
+    assert counted.spikes == {"0.1": [], "1.1": []}
+    assert counted.firing_rates() == pytest.approx(kept.firing_rates())
+    spikes = {n: torch.cat([s.flatten() for s in seq]) for n, seq in kept.spikes.items()}
+    assert counted.counts() == {n: (float(s.sum()), s.numel()) for n, s in spikes.items()}
+    # Over all layers: total spikes over total neuron-steps, so the wider layer weighs more.
+    total = torch.cat(list(spikes.values()))
+    assert float(counted.firing_rate()) == pytest.approx(float(total.mean()))
+    counted.clear()
+    assert counted.firing_rate().isnan() and counted.counts() == {"0.1": (0.0, 0), "1.1": (0.0, 0)}
+
+
+def test_a_nested_monitor_leaves_the_outer_membrane_recording_on():
+    net = _net()
+    with neuro.Monitor(net, record_v=True) as outer:
+        with neuro.Monitor(net, record_spikes=False):
+            net(torch.rand(4, 2, 6))
+        assert net[0][1].record_v
+        neuro.reset(net)
+        net(torch.rand(4, 2, 6))
+    assert len(outer.v["0.1"]) == 2 and not net[0][1].record_v
