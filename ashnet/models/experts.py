@@ -1,4 +1,4 @@
-"""The vision experts that MoVE mixes: frozen backbones by name, and the spiking encoder on one of them."""
+"""The vision experts MoVE mixes (frozen backbones by name, the spiking encoder on one), and their mix."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ import torch
 from torch import nn
 
 from .abstract import AbstractEncoder
-from .concrete import ConcreteEncoder
+from .concrete import ConcreteEncoder, ConcreteOutput
 from .config import AbstractConfig, ConcreteConfig, MoVEConfig
+from .move import MoVE, MoVEOutput
 
-__all__ = ["SPIKING", "VisionExperts"]
+__all__ = ["SPIKING", "VisionExperts", "MixedVision"]
 
 SPIKING = "spiking"  # the expert name of the spiking (abstract) encoder
 
@@ -56,3 +57,24 @@ class VisionExperts(nn.Module):
 
     def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         return self.forward_tokens(self.backbone_tokens(images))
+
+
+class MixedVision(nn.Module):
+    """The image side of a MoME model: the :class:`VisionExperts` mixed by :class:`MoVE` into one token map.
+
+    Its output is a :class:`ConcreteOutput` (the mixed tokens ``[B, grid * grid, dim]`` and their
+    mean), so anything that reads a concrete backbone's output reads it; ``dim`` is set to the width
+    that reader expects. The router sees the task id and the pooled text of each sample.
+    """
+
+    def __init__(self, cfg: MoVEConfig, abstract: AbstractConfig, text_dim: int, num_tasks: int):
+        super().__init__()
+        self.experts = VisionExperts(cfg, abstract)
+        self.move = MoVE(cfg, self.experts.widths, text_dim, num_tasks)
+
+    def forward(
+        self, backbone_tokens: dict[str, torch.Tensor], task: torch.Tensor, text: torch.Tensor
+    ) -> tuple[ConcreteOutput, MoVEOutput]:
+        """Mixed tokens from the (cached) backbone tokens, task ids ``[B]`` and pooled text ``[B, H]``."""
+        out = self.move(self.experts.forward_tokens(backbone_tokens), task, text)
+        return ConcreteOutput(out.tokens, out.tokens.mean(dim=1)), out

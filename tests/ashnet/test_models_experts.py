@@ -92,3 +92,19 @@ def test_backbone_tokens_are_cached_once_per_backbone(tiny_pairs, tmp_path):
     with pytest.raises(ValueError, match="trained"):
         trained = {"tiny_cnn": ConcreteEncoder(ConcreteConfig(backbone="tiny_cnn"))}
         cache_backbone_tokens(trained, table, 32, 3, "cpu", None, progress=False)
+
+
+def test_mixed_vision_gives_a_concrete_output_of_the_mixed_tokens():
+    from ashnet.models.experts import MixedVision
+
+    torch.manual_seed(0)
+    cfg = MoVEConfig(experts=("colour_histogram", "spiking"), spiking_input="tiny_cnn", dim=12, grid=2)
+    vision = MixedVision(cfg, ABSTRACT, text_dim=5, num_tasks=3).eval()
+    cached = vision.experts.backbone_tokens(torch.rand(2, 3, 64, 64))
+    task, text = torch.tensor([0, 2]), torch.randn(2, 5)
+    concrete, routed = vision(cached, task, text)
+    assert concrete.tokens.shape == (2, 4, 12) and routed.weights.shape == (2, 2)
+    torch.testing.assert_close(concrete.pooled, concrete.tokens.mean(1))
+    torch.testing.assert_close(
+        concrete.tokens, vision.move(vision.experts.forward_tokens(cached), task, text).tokens
+    )
