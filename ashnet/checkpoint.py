@@ -89,11 +89,11 @@ def load_run(run_or_file: str | Path, device: str | torch.device = "cpu"):
         The :class:`ashnet.models.ASHNet` in eval mode with the trained weights, and its
         :class:`ashnet.config.Config`.
     """
-    from .config import config_from_dict
+    from .config import Config
     from .models import build_model
 
     state = load_checkpoint(run_or_file)
-    config = config_from_dict(state["config"])
+    config = Config.from_dict(state["config"])
     model = build_model(config.model)
     model.load_state_dict(state["model"])
     return model.to(device).eval(), config

@@ -19,18 +19,14 @@ the global batch.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Literal
 
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
+from .config import LossConfig
+
 __all__ = [
-    "ITCObjective",
-    "SpatioTemporalObjective",
-    "STUAObjective",
-    "LossConfig",
     "info_nce",
     "itc_loss",
     "spatiotemporal_loss",
@@ -39,82 +35,6 @@ __all__ = [
 ]
 
 MAX_LOGIT_SCALE = 100.0
-
-
-def _check_weight(section: str, enabled, weight) -> None:
-    if not isinstance(enabled, bool):
-        raise TypeError(f"loss.{section}.enabled must be true or false, got {enabled!r}")
-    if not isinstance(weight, (int, float)) or isinstance(weight, bool):
-        raise TypeError(f"loss.{section}.weight must be a number, got {weight!r}")
-    if not math.isfinite(weight) or weight < 0:
-        raise ValueError(f"loss.{section}.weight must be >= 0 and finite, got {weight}")
-
-
-@dataclass
-class ITCObjective:
-    """Image-text contrast. ``hard_negative_beta``: ``beta >= 0`` of :func:`itc_loss` (0: plain InfoNCE)."""
-
-    enabled: bool = True
-    weight: float = 1.0
-    hard_negative_beta: float = 0.0
-
-    def __post_init__(self):
-        _check_weight("itc", self.enabled, self.weight)
-        b = self.hard_negative_beta
-        if not isinstance(b, (int, float)) or isinstance(b, bool) or not math.isfinite(b) or b < 0:
-            raise ValueError(f"loss.itc.hard_negative_beta must be a finite number >= 0, got {b!r}")
-
-
-@dataclass
-class SpatioTemporalObjective:
-    """Spatio-temporal contrast of the spiking image encoder (see :func:`spatiotemporal_loss`).
-
-    ``mode``: ``"windows"`` (time windows of one pass are views) or ``"encodings"`` (two passes with
-    independent Poisson spike encodings are views; needs ``model.abstract.encoding: poisson``).
-    ``windows``: number of contiguous time windows in ``windows`` mode (<= time steps).
-    """
-
-    enabled: bool = True
-    weight: float = 0.5
-    mode: Literal["windows", "encodings"] = "windows"
-    windows: int = 2
-
-    def __post_init__(self):
-        _check_weight("st", self.enabled, self.weight)
-        if self.mode not in ("windows", "encodings"):
-            raise ValueError(f"loss.st.mode must be 'windows' or 'encodings', got {self.mode!r}")
-        if not isinstance(self.windows, int) or isinstance(self.windows, bool) or self.windows < 2:
-            raise ValueError(f"loss.st.windows must be an int >= 2, got {self.windows!r}")
-
-
-@dataclass
-class STUAObjective:
-    """STUA: align the spiking encoder's text embedding to the text embedding (see :func:`stua_loss`)."""
-
-    enabled: bool = True
-    weight: float = 0.5
-
-    def __post_init__(self):
-        _check_weight("stua", self.enabled, self.weight)
-
-
-@dataclass
-class LossConfig:
-    """The objectives, each on or off and weighted: ``total = sum_k weight_k L_k`` over enabled ``k``."""
-
-    itc: ITCObjective = field(default_factory=ITCObjective)
-    st: SpatioTemporalObjective = field(default_factory=SpatioTemporalObjective)
-    stua: STUAObjective = field(default_factory=STUAObjective)
-
-    def __post_init__(self):
-        for name, cls in (("itc", ITCObjective), ("st", SpatioTemporalObjective), ("stua", STUAObjective)):
-            value = getattr(self, name)
-            if isinstance(value, dict):
-                setattr(self, name, cls(**value))
-            elif not isinstance(value, cls):
-                raise TypeError(
-                    f"loss.{name} must be a {cls.__name__} or a mapping, got {type(value).__name__}"
-                )
 
 
 def _scale(logit_scale) -> torch.Tensor:
@@ -256,7 +176,7 @@ def compute_losses(model, concrete, text, cfg: LossConfig) -> dict[str, torch.Te
     text
         :class:`~ashnet.models.TextFeatures` of the matching captions.
     cfg
-        :class:`LossConfig`.
+        :class:`~ashnet.config.LossConfig` (the ``loss`` section of the run config).
 
     Returns
     -------

@@ -21,7 +21,7 @@ import yaml
 
 import neuro
 from ashnet.checkpoint import load_run
-from ashnet.config import config_to_dict, load_config
+from ashnet.config import load_config
 from ashnet.data import ImageTextDataset, build_openmoji, caption_index, load_pairs
 from ashnet.evaluate import embed_table, evaluate
 from ashnet.training import train
@@ -82,7 +82,7 @@ configs = {
     "ASH-Net": load_config("demo", tiny),
     "ANN baseline": load_config("baseline", tiny),
 }
-resolved = config_to_dict(configs["ASH-Net"])  # what the run will write to config.yaml
+resolved = configs["ASH-Net"].to_dict()  # what the run will write to config.yaml
 print(yaml.safe_dump({k: resolved[k] for k in ("model", "loss")}, sort_keys=False))
 
 # %%

@@ -1,9 +1,6 @@
 """ASH-Net models: ANN and SNN image encoders, fusion, text encoder, factory, vision and language experts."""
 
-from .abstract import AbstractEncoder, AbstractOutput
-from .ashnet import ASHNet, ImageEmbedding, build_model
-from .concrete import ConcreteEncoder, ConcreteOutput, pretrained_efficientnet_lite
-from .config import (
+from ..config import (
     AbstractConfig,
     ConcreteConfig,
     FusionConfig,
@@ -12,6 +9,9 @@ from .config import (
     MoVEConfig,
     TextConfig,
 )
+from .abstract import AbstractEncoder, AbstractOutput
+from .ashnet import ASHNet, ImageEmbedding, build_model
+from .concrete import ConcreteEncoder, ConcreteOutput, pretrained_efficientnet_lite
 from .fusion import Fusion
 from .mole import MoLE, MoLEOutput
 from .move import MoVE, MoVEOutput

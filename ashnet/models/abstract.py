@@ -18,7 +18,7 @@ from torch import nn
 import neuro
 from neuro import LIF, ParametricLIF, SpikingNeuron
 
-from .config import AbstractConfig
+from ..config import AbstractConfig
 
 __all__ = [
     "AbstractOutput",

@@ -9,9 +9,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..config import ModelConfig
 from .abstract import AbstractEncoder
 from .concrete import ConcreteEncoder, ConcreteOutput
-from .config import ModelConfig
 from .fusion import Fusion
 from .text import TextEncoder, TextFeatures
 

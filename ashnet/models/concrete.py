@@ -10,7 +10,7 @@ import timm
 import torch
 from torch import nn
 
-from .config import ConcreteConfig
+from ..config import ConcreteConfig
 from .handcrafted import HANDCRAFTED
 
 __all__ = ["ConcreteOutput", "ConcreteEncoder", "TinyCNN", "LITE_PACKAGES", "pretrained_efficientnet_lite"]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..config import AbstractConfig, ConcreteConfig, MoVEConfig
 from .abstract import AbstractEncoder
 from .concrete import ConcreteEncoder, ConcreteOutput
-from .config import AbstractConfig, ConcreteConfig, MoVEConfig
 from .move import MoVE, MoVEOutput
 
 __all__ = ["SPIKING", "VisionExperts", "MixedVision"]

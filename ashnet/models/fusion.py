@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import FusionConfig
+from ..config import FusionConfig
 
 __all__ = ["Fusion"]
 

@@ -12,7 +12,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from .config import MoLEConfig
+from ..config import MoLEConfig
 
 __all__ = ["Adapter", "MoLEOutput", "MoLE", "balance_loss"]
 

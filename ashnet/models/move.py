@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import MoVEConfig
+from ..config import MoVEConfig
 
 __all__ = ["MoVEOutput", "MoVE", "route"]
 

@@ -8,7 +8,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from .config import TextConfig
+from ..config import TextConfig
 
 __all__ = ["TextFeatures", "TextEncoder", "default_text_model_path", "check_captions"]
 

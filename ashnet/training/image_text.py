@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from ..checkpoint import CHECKPOINT_NAME, load_checkpoint
-from ..config import Config, config_to_dict, dump_config, load_config
+from ..config import Config, dump_config, load_config
 from ..data import ImageTextDataset, caption_index, load_pairs
 from ..evaluate import evaluate
 from ..losses import compute_losses
@@ -62,7 +62,7 @@ def load_init(model: nn.Module, source: str | Path) -> int:
 def prepare_run(out: Path, config: Config, resume: bool, runtime: Runtime) -> dict:
     """Check the run directory, write ``config.yaml``; on resume the stored config must match ``config``."""
     checkpoint = out / CHECKPOINT_NAME
-    plain = config_to_dict(config)
+    plain = config.to_dict()
     if resume:
         if not checkpoint.is_file():
             raise FileNotFoundError(f"--resume: no checkpoint at {checkpoint}")

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..config import Config
+from ..config import Config, LossConfig, STUAObjective
 from ..data import caption_index, load_pairs
-from ..losses import LossConfig, STUAObjective
 from ..models import build_model
 from .features import cache_features
 from .image_text import ContrastiveStep, load_init, prepare_run

@@ -46,7 +46,7 @@ def test_train_on_an_unusable_pairs_file_is_a_one_line_error(tmp_path, capsys, c
     "yaml_text, overrides, message",
     [
         ("model:\n  abstract:\n    time_stepz: 4\n", [], "unknown config key 'model.abstract.time_stepz'"),
-        ("seed: 0\n", ["--set", "model.abstract.time_steps=0"], "time_steps must be >= 1, got 0"),
+        ("seed: 0\n", ["--set", "model.abstract.time_steps=0"], "time_steps' must be >= 1, got 0"),
     ],
     ids=["unknown key in YAML", "T=0"],
 )

@@ -7,18 +7,18 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ashnet.losses import (
+from ashnet.config import (
+    AbstractConfig,
+    ConcreteConfig,
     ITCObjective,
     LossConfig,
+    ModelConfig,
     SpatioTemporalObjective,
     STUAObjective,
-    compute_losses,
-    info_nce,
-    itc_loss,
-    spatiotemporal_loss,
-    stua_loss,
+    TextConfig,
 )
-from ashnet.models import AbstractConfig, ConcreteConfig, ModelConfig, TextConfig, build_model
+from ashnet.losses import compute_losses, info_nce, itc_loss, spatiotemporal_loss, stua_loss
+from ashnet.models import build_model
 
 CAPTIONS = [
     "grinning face",

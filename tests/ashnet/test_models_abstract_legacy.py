@@ -85,7 +85,7 @@ def test_rename_legacy_keys_only_touches_the_prefix_and_is_idempotent():
 def test_a_whole_checkpoint_of_0_1_loads_into_today_s_model(tmp_path):
     """load_run and load_init (``train --init``) read a checkpoint with 0.1 key names."""
     from ashnet.checkpoint import load_run, save_checkpoint
-    from ashnet.config import config_to_dict, load_config
+    from ashnet.config import load_config
     from ashnet.models import build_model
     from ashnet.training.image_text import load_init
 
@@ -97,7 +97,7 @@ def test_a_whole_checkpoint_of_0_1_loads_into_today_s_model(tmp_path):
         k.replace(".layer.linear.", ".linear.").replace(".layer.norm.", ".norm."): v for k, v in state.items()
     }
     assert sum(k != old for k, old in zip(state, legacy, strict=True)) > 0
-    save_checkpoint(tmp_path / "checkpoint.pt", {"model": legacy, "config": config_to_dict(config)})
+    save_checkpoint(tmp_path / "checkpoint.pt", {"model": legacy, "config": config.to_dict()})
     loaded, _ = load_run(tmp_path)
     assert all(torch.equal(v, loaded.state_dict()[k]) for k, v in state.items())
     torch.manual_seed(1)

@@ -124,8 +124,10 @@ def test_any_subset_of_experts_and_clear_errors():
     ("kwargs", "needle"),
     [
         ({"experts": ()}, "non-empty"),
-        ({"experts": "lite0"}, "non-empty"),
-        ({"experts": ("a", "a")}, "more than once"),
+        ({"experts": "lite0"}, "model.move.experts' must be a list"),
+        ({"experts": ("a", " ")}, "non-empty names"),
+        ({"experts": ("a", "a")}, "free of repeats"),
+        ({"spiking_input": "spiking"}, "model.move.spiking_input"),
         ({"routing": "hard"}, "model.move.routing"),
         ({"experts": ("a", "b"), "routing": "top_k", "top_k": 3}, "exceeds"),
         ({"dim": 0}, "model.move.dim"),

