@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 __all__ = ["CELL", "ColourHistogram", "HOG", "HANDCRAFTED"]
@@ -28,7 +27,8 @@ class ColourHistogram(nn.Module):
     """Joint RGB histogram of each 32-pixel cell: ``levels**3`` bins, the fraction of its pixels in each.
 
     Each channel is cut into ``levels`` equal intervals of ``[0, 1]``; a pixel falls in the bin of
-    its three interval indices. ``[B, 3, H, W]`` becomes ``[B, levels**3, H // 32, W // 32]``.
+    its three interval indices. ``[B, 3, H, W]`` becomes ``[B, levels**3, H // 32, W // 32]``
+    (counted with ``scatter_add``: no one-hot tensor of every pixel).
     """
 
     def __init__(self, levels: int = 4):
@@ -38,10 +38,17 @@ class ColourHistogram(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         _check_size(images, "colour histogram")
-        q = (images.clamp(0, 1) * self.levels).long().clamp(max=self.levels - 1)
-        index = (q[:, 0] * self.levels + q[:, 1]) * self.levels + q[:, 2]  # [B, H, W]
-        one_hot = F.one_hot(index, self.num_features).permute(0, 3, 1, 2).to(images.dtype)
-        return F.avg_pool2d(one_hot, CELL)
+        B = images.shape[0]
+        h, w = (s // CELL for s in images.shape[-2:])
+        q = (images[..., : h * CELL, : w * CELL].clamp(0, 1) * self.levels).long().clamp(max=self.levels - 1)
+        colour = (q[:, 0] * self.levels + q[:, 1]) * self.levels + q[:, 2]  # [B, H, W]
+        rows = torch.arange(h * CELL, device=images.device) // CELL
+        cols = torch.arange(w * CELL, device=images.device) // CELL
+        cell = rows.view(-1, 1) * w + cols.view(1, -1)  # [H, W]
+        index = (cell * self.num_features + colour).view(B, -1)
+        counts = torch.zeros(B, h * w * self.num_features, device=images.device, dtype=images.dtype)
+        counts.scatter_add_(1, index, torch.ones_like(index, dtype=images.dtype))
+        return (counts / CELL**2).view(B, h, w, self.num_features).permute(0, 3, 1, 2)
 
 
 class HOG(nn.Module):

@@ -27,6 +27,9 @@ def test_colour_histogram_counts_each_cell_into_its_rgb_bin():
     assert hist[0, red, 0, 0] == 0.75 and hist[0, white, 0, 0] == 0.25
     assert hist[0, red, 0, 1] == 1.0
     assert (hist[0, blue, 1] == 1.0).all() and hist[0, red, 1].sum() == 0
+    odd = ColourHistogram(levels=4)(torch.rand(2, 3, 100, 70))  # whole 32-pixel cells only
+    assert odd.shape == (2, 64, 3, 2)
+    torch.testing.assert_close(odd.sum(1), torch.ones(2, 3, 2))
 
 
 def test_hog_sees_edges_in_their_cell_and_orientation():
