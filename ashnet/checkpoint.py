@@ -9,17 +9,12 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["save_checkpoint", "load_checkpoint", "load_run", "checkpoint_path", "CHECKPOINT_NAME"]
+from .run import RunDir
 
-CHECKPOINT_NAME = "checkpoint.pt"
+__all__ = ["save_checkpoint", "load_checkpoint", "load_run"]
+
 _MAGIC = b"ASHNET-CHECKPOINT v1 sha256="
 _DIGEST_LEN = 64
-
-
-def checkpoint_path(run_or_file: str | Path) -> Path:
-    """The checkpoint file of a run directory, or ``run_or_file`` itself when it is a file."""
-    path = Path(run_or_file)
-    return path / CHECKPOINT_NAME if path.is_dir() else path
 
 
 def save_checkpoint(path: str | Path, state: dict) -> Path:
@@ -55,7 +50,9 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     ValueError
         Not an ashnet checkpoint, or truncated/corrupt (the checksum does not match).
     """
-    path = checkpoint_path(path)
+    path = Path(path)
+    if path.is_dir():
+        path = RunDir(path).checkpoint
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")
     data = path.read_bytes()

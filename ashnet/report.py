@@ -1,12 +1,16 @@
-"""Comparing trained runs: the side-by-side results table, training-curve and recall plots, and report.md."""
+"""Comparing trained runs: the side-by-side results table, the recall plot, report.md with training curves."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from .training.logger import read_metrics
+from matplotlib.figure import Figure
 
-__all__ = ["results_table", "plot_curves", "plot_comparison", "write_report"]
+from neuro.viz import save_figure
+
+from .viz import training_curves
+
+__all__ = ["results_table", "plot_comparison", "write_report"]
 
 RECALLS = [(d, k) for d in ("i2t", "t2i") for k in ("r1", "r5", "r10")]
 
@@ -41,43 +45,10 @@ def results_table(results: dict[str, dict]) -> str:
     return "\n".join(rows)
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def plot_curves(runs: dict[str, Path], path: Path) -> Path:
-    """ITC loss (the objective every run has) and validation R@1 against step, one colour per run."""
-    plt = _pyplot()
-    fig, (ax_loss, ax_r1) = plt.subplots(1, 2, figsize=(10, 3.8))
-    for i, (name, run_dir) in enumerate(runs.items()):
-        colour = f"C{i}"
-        events = read_metrics(run_dir)
-        train = [e for e in events if e["event"] == "train"]
-        ax_loss.plot([e["step"] for e in train], [e["itc"] for e in train], color=colour, label=name)
-        evals = [e for e in events if e["event"] == "eval"]
-        for d, style in (("i2t", "-o"), ("t2i", "--s")):
-            steps, r1 = [e["step"] for e in evals], [e[f"{d}_r1"] for e in evals]
-            ax_r1.plot(steps, r1, style, color=colour, ms=3, label=f"{name} {d}")
-    ax_loss.set(xlabel="step", ylabel="ITC loss", title="Image-text contrastive loss (training)")
-    ax_r1.set(xlabel="step", ylabel="R@1 (%)", title="Validation R@1")
-    for ax in (ax_loss, ax_r1):
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
-
-
 def plot_comparison(results: dict[str, dict], path: Path, split: str = "test") -> Path:
     """Grouped bars of R@1/5/10 in both directions, one bar per model."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(8, 3.8))
+    fig = Figure(figsize=(8, 3.8), layout="constrained")
+    ax = fig.subplots()
     width = 0.8 / len(results)
     for i, (name, r) in enumerate(results.items()):
         values = [r["eval"][d][k] for d, k in RECALLS]
@@ -88,15 +59,14 @@ def plot_comparison(results: dict[str, dict], path: Path, split: str = "test") -
     ax.set(ylabel="recall (%)", title=f"Retrieval on the {split} split")
     ax.legend()
     ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path)
     return path
 
 
 def write_report(out: Path, results: dict[str, dict], runs: dict[str, Path], notes: list[str]) -> Path:
     """Write ``out/report.md`` with the table, both plots and ``notes`` (one bullet each)."""
-    curves = plot_curves(runs, out / "curves.png")
+    curves = out / "curves.png"
+    training_curves(runs, path=curves)
     bars = plot_comparison(results, out / "comparison.png")
     layers = []
     for name, r in results.items():

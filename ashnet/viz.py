@@ -1,4 +1,4 @@
-"""ASH-Net plots: retrieval grids, one run's training curves, and the use and energy of mixture experts."""
+"""ASH-Net plots: retrieval grids, training curves of one run or several, and the use of mixture experts."""
 
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ from matplotlib.ticker import MaxNLocator
 
 from neuro.viz import save_figure
 
-from .training.logger import read_metrics
+from .run import RunDir, read_metrics
 
 __all__ = ["image_to_text_grid", "text_to_image_grid", "training_curves", "expert_use"]
 
 HIT, MISS = "tab:green", "tab:gray"
+RECALL_STYLES = (("i2t_r1", "-o"), ("t2i_r1", "--s"), ("i2t_r5", "-^"), ("t2i_r5", "--v"))
 
 
 def _image(ax, image: torch.Tensor) -> None:
@@ -95,44 +96,51 @@ def text_to_image_grid(
     return save_figure(fig, path)
 
 
-def training_curves(run_or_metrics: str | Path, path: str | Path | None = None) -> Figure:
-    """Loss of each objective, learning rate and validation recall against step, from ``metrics.jsonl``."""
-    source = Path(run_or_metrics)
-    file = source / "metrics.jsonl" if source.is_dir() else source
-    if not file.is_file():
-        raise FileNotFoundError(f"no metrics file at {file}")
-    events = read_metrics(file)
-    train = [e for e in events if e.get("event") == "train"]
-    evals = [e for e in events if e.get("event") == "eval"]
-    if not train:
-        raise ValueError(f"{file} has no training events to plot")
+def training_curves(runs: str | Path | dict[str, str | Path], path: str | Path | None = None) -> Figure:
+    """Losses, learning rate and validation recall against step, from the runs' ``metrics.jsonl``.
+
+    ``runs``: one run directory (or its ``metrics.jsonl``), drawn with every logged objective and
+    R@1 and R@5 both ways; or ``{name: run}`` to compare runs, one colour each, with the ITC loss
+    (the objective every run has) and R@1 both ways.
+    """
+    compare = isinstance(runs, dict)
+    named = runs if compare else {RunDir.of(runs).path.name: runs}
     fig = Figure(figsize=(12, 3.6), layout="constrained")
     ax_loss, ax_lr, ax_recall = fig.subplots(1, 3)
-    steps = [e["step"] for e in train]
-    losses = [key for key in ("total", "itc", "st", "stua") if any(key in e for e in train)]
-    for key in losses:
-        ax_loss.plot(
-            steps, [e.get(key, np.nan) for e in train], label=key, linewidth=2 if key == "total" else 1
-        )
+    evaluated = False
+    for i, (name, run) in enumerate(named.items()):
+        events = read_metrics(run)
+        train = [e for e in events if e.get("event") == "train"]
+        evals = [e for e in events if e.get("event") == "eval"]
+        if not train:
+            raise ValueError(f"{run} has no training events to plot")
+        colour, prefix = (f"C{i}", f"{name} ") if compare else (None, "")
+        steps = [e["step"] for e in train]
+        for key in ("itc",) if compare else ("total", "itc", "st", "stua"):
+            if any(key in e for e in train):
+                values = [e.get(key, np.nan) for e in train]
+                width = 2 if key == "total" else 1
+                ax_loss.plot(steps, values, label=prefix + key, color=colour, linewidth=width)
+        ax_lr.plot(steps, [e.get("lr", np.nan) for e in train], color=colour or "tab:purple", label=name)
+        for key, style in RECALL_STYLES[: 2 if compare else 4]:
+            if any(key in e for e in evals):
+                evaluated = True
+                values = [e.get(key, np.nan) for e in evals]
+                ax_recall.plot(
+                    [e["step"] for e in evals], values, style, ms=4, color=colour, label=prefix + key
+                )
     ax_loss.set(xlabel="step", ylabel="loss", title="Training losses")
-    ax_loss.legend(fontsize=8)
-    ax_lr.plot(steps, [e.get("lr", np.nan) for e in train], color="tab:purple")
     ax_lr.set(xlabel="step", ylabel="learning rate", title="Learning rate")
     ax_lr.ticklabel_format(axis="y", style="sci", scilimits=(-2, 2))
-    if evals:
-        for key, style in (("i2t_r1", "-o"), ("t2i_r1", "--s"), ("i2t_r5", "-^"), ("t2i_r5", "--v")):
-            if any(key in e for e in evals):
-                ax_recall.plot(
-                    [e["step"] for e in evals], [e.get(key, np.nan) for e in evals], style, ms=4, label=key
-                )
-        ax_recall.legend(fontsize=8)
-    else:
-        ax_recall.text(0.5, 0.5, "no validation events\n(eval_every: 0?)", ha="center", va="center")
     ax_recall.set(xlabel="step", ylabel="recall (%)", title="Validation recall")
+    if not evaluated:
+        ax_recall.text(0.5, 0.5, "no validation events\n(eval_every: 0?)", ha="center", va="center")
     for ax in (ax_loss, ax_lr, ax_recall):
         ax.grid(alpha=0.3)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    fig.suptitle(f"Training curves: {file.parent.name}")
+        if ax.lines and (ax is not ax_lr or compare):
+            ax.legend(fontsize=8)
+    fig.suptitle(f"Training curves: {' vs '.join(named)}")
     return save_figure(fig, path)
 
 

@@ -25,8 +25,8 @@ from ashnet.config import load_config
 from ashnet.data import build_openmoji, load_pairs
 from ashnet.evaluate import evaluate
 from ashnet.models import build_model
+from ashnet.run import read_metrics
 from ashnet.training import pretrain_stua, train
-from ashnet.training.logger import read_metrics
 
 WORK = Path(tempfile.gettempdir()) / "ashnet_tutorials"  # data and feature caches
 RUNS = Path(tempfile.mkdtemp(prefix="ashnet_tutorial4_"))  # fresh run directories

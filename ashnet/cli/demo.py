@@ -44,7 +44,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..training.demo import run_demo
+    from ..demo import run_demo
 
     config, limit = ("tiny", 300) if args.quick else (args.config, None)
     result = run_demo(args.out, args.data, config, args.set, limit=limit)

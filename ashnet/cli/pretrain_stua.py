@@ -31,6 +31,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
+    from ..run import RunDir
     from ..training import pretrain_stua
     from ..training.runtime import stop_runtime
 
@@ -42,6 +43,6 @@ def run(args) -> int:
     loss = result.get("losses", {}).get("stua")
     print(
         f"pre-trained {result['step']} steps in {result['train_s']:.1f} s (stua loss {loss:.3f}); "
-        f"start training with --init {args.out / 'checkpoint.pt'}"
+        f"start training with --init {RunDir(args.out).checkpoint}"
     )
     return 0

@@ -40,12 +40,13 @@ def add_config_arguments(parser: argparse.ArgumentParser, resumable: bool = True
 def resolve_config(args):
     """The config from --config (or the run's own on --resume), with --set and --init applied."""
     from ..config import load_config
+    from ..run import RunDir
 
     source = args.config
     if source is None:
         if not args.resume:
             raise ValueError("--config is required (a packaged name such as 'demo', or a YAML file)")
-        source = args.out / "config.yaml"
+        source = RunDir(args.out).config
     overrides = list(args.set) + ([f"train.init={args.init}"] if args.init else [])
     return load_config(source, overrides)
 

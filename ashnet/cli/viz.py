@@ -67,6 +67,7 @@ def run(args) -> int:
     import torch
 
     from ..checkpoint import load_run
+    from ..run import RunDir
     from ..viz import image_to_text_grid, text_to_image_grid, training_curves
 
     if args.k < 1 or args.queries < 1:
@@ -91,12 +92,12 @@ def run(args) -> int:
     image_to_text_grid(images, captions, similarity, text_image, list(range(n)), args.k, path=written[-1])
     written.append(out / f"retrieval_text_to_image.{ext}")
     text_to_image_grid(images, captions, similarity, text_image, first_captions[:n], args.k, path=written[-1])
-    run_dir = Path(args.checkpoint) if Path(args.checkpoint).is_dir() else Path(args.checkpoint).parent
-    if (run_dir / "metrics.jsonl").is_file():
+    run = RunDir.of(args.checkpoint)
+    if run.metrics.is_file():
         written.append(out / f"training_curves.{ext}")
-        training_curves(run_dir, path=written[-1])
+        training_curves(run.path, path=written[-1])
     else:
-        print(f"no {run_dir / 'metrics.jsonl'}: skipping training curves")
+        print(f"no {run.metrics}: skipping training curves")
     for path in written:
         print(f"wrote {path}")
     return 0

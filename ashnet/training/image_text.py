@@ -8,19 +8,20 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..checkpoint import CHECKPOINT_NAME, load_checkpoint
-from ..config import Config, dump_config, load_config
+from ..checkpoint import load_checkpoint
+from ..config import Config
 from ..data import ImageTextDataset, caption_index, load_pairs
 from ..evaluate import evaluate
 from ..losses import compute_losses
 from ..models import ConcreteOutput, TextFeatures, build_model
 from ..models.abstract import rename_legacy_keys
+from ..run import RunDir
 from .batches import batches_per_epoch, caption_choice
 from .features import cache_features
 from .loop import Schedule, optimise
-from .runtime import Runtime, seed_everything, start_runtime
+from .runtime import seed_everything, start_runtime
 
-__all__ = ["train", "ContrastiveStep", "prepare_run", "load_init"]
+__all__ = ["train", "ContrastiveStep", "load_init"]
 
 
 class ContrastiveStep(nn.Module):
@@ -59,25 +60,6 @@ def load_init(model: nn.Module, source: str | Path) -> int:
     return len(matched)
 
 
-def prepare_run(out: Path, config: Config, resume: bool, runtime: Runtime) -> dict:
-    """Check the run directory, write ``config.yaml``; on resume the stored config must match ``config``."""
-    checkpoint = out / CHECKPOINT_NAME
-    plain = config.to_dict()
-    if resume:
-        if not checkpoint.is_file():
-            raise FileNotFoundError(f"--resume: no checkpoint at {checkpoint}")
-        if load_config(out / "config.yaml") != config:
-            raise ValueError(
-                f"--resume: the config differs from {out / 'config.yaml'}, which the run was started with"
-            )
-    elif checkpoint.exists():
-        raise ValueError(f"{out} already holds a run; pass --resume to continue it or pick another --out")
-    if runtime.is_main:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "config.yaml").write_text(dump_config(config))
-    return plain
-
-
 def train(
     config: Config,
     data: str | Path,
@@ -88,8 +70,8 @@ def train(
 ) -> dict:
     """Train ASH-Net on the ``train`` split of the pairs file ``data``; write the run into ``out``.
 
-    Writes ``out/config.yaml``, ``out/checkpoint.pt`` (atomic), ``out/metrics.jsonl`` and
-    ``out/tb/``. Frozen encoders are run once over the data (see :func:`cache_features`). The
+    Writes the run directory ``out`` (see :mod:`ashnet.run`: ``config.yaml``, ``checkpoint.pt``,
+    ``metrics.jsonl``, ``tb/``). Frozen encoders are run once over the data (see :func:`cache_features`). The
     ``val`` split, when present, is evaluated every ``train.eval_every`` steps and at the end.
     Under ``torchrun`` each process trains on its shard of every global batch.
 
@@ -100,7 +82,7 @@ def train(
     """
     out = Path(out)
     runtime = start_runtime(config.train.device)
-    plain = prepare_run(out, config, resume, runtime)
+    RunDir(out).prepare(config, resume, write=runtime.is_main)
     table = load_pairs(data)
     train_table, val_table = table.split("train"), table.split("val")
     if not train_table.images:
@@ -177,7 +159,7 @@ def train(
         schedule,
         runtime,
         out,
-        plain,
+        config.to_dict(),
         config.seed,
         resume=resume,
         evaluate=validate if val_table.images else None,

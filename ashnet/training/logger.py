@@ -6,7 +6,9 @@ import json
 import os
 from pathlib import Path
 
-__all__ = ["MetricsLogger", "read_metrics"]
+from ..run import RunDir, read_metrics
+
+__all__ = ["MetricsLogger"]
 
 
 class MetricsLogger:
@@ -17,7 +19,8 @@ class MetricsLogger:
     """
 
     def __init__(self, run_dir: str | Path, enabled: bool = True, resume_step: int | None = None):
-        self.path = Path(run_dir) / "metrics.jsonl"
+        run = RunDir(run_dir)
+        self.path = run.metrics
         self.enabled = enabled
         self._tb = None
         if not enabled:
@@ -31,7 +34,7 @@ class MetricsLogger:
             os.replace(tmp, self.path)
         from torch.utils.tensorboard import SummaryWriter
 
-        self._tb = SummaryWriter(str(Path(run_dir) / "tb"))
+        self._tb = SummaryWriter(str(run.tensorboard))
 
     def log(self, event: str, step: int, values: dict) -> None:
         """Write ``{"event": event, "step": step, **values}``; numeric values also go to TensorBoard."""
@@ -47,11 +50,3 @@ class MetricsLogger:
     def close(self) -> None:
         if self._tb is not None:
             self._tb.close()
-
-
-def read_metrics(path: str | Path) -> list[dict]:
-    """All events of a ``metrics.jsonl`` file (or of the run directory holding it)."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / "metrics.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

@@ -12,7 +12,8 @@ import torch.distributed as dist
 from torch import nn
 from tqdm.auto import tqdm
 
-from ..checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
+from ..checkpoint import load_checkpoint, save_checkpoint
+from ..run import RunDir
 from .batches import batches_per_epoch, epoch_batches
 from .logger import MetricsLogger
 from .optim import build_optimizer, warmup_cosine
@@ -91,7 +92,7 @@ def optimise(
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     step, elapsed = 0, 0.0
     if resume:
-        state = load_checkpoint(run_dir / CHECKPOINT_NAME, map_location=device)
+        state = load_checkpoint(RunDir(run_dir).checkpoint, map_location=device)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
@@ -162,7 +163,7 @@ def optimise(
                 train_s = elapsed + time.perf_counter() - start
                 if runtime.is_main:
                     save_checkpoint(
-                        run_dir / CHECKPOINT_NAME,
+                        RunDir(run_dir).checkpoint,
                         {
                             "model": model.state_dict(),
                             "optimizer": optimizer.state_dict(),

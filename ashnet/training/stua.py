@@ -7,8 +7,9 @@ from pathlib import Path
 from ..config import Config, LossConfig, STUAObjective
 from ..data import caption_index, load_pairs
 from ..models import build_model
+from ..run import RunDir
 from .features import cache_features
-from .image_text import ContrastiveStep, load_init, prepare_run
+from .image_text import ContrastiveStep, load_init
 from .loop import Schedule, optimise
 from .runtime import seed_everything, start_runtime
 
@@ -44,8 +45,8 @@ def pretrain_stua(
     """Train the spiking encoder (through the STUA adapter) to match text embeddings, from captions alone.
 
     Runs ``stua.steps`` steps of :func:`ashnet.losses.stua_loss` over the captions of ``data`` (see
-    :func:`read_captions`) and writes ``out/checkpoint.pt``, ``out/config.yaml``, ``out/metrics.jsonl``.
-    Start image-text training from it with ``ashnet train --init OUT/checkpoint.pt``.
+    :func:`read_captions`) and writes the run directory ``out`` (see :mod:`ashnet.run`). Start
+    image-text training from it with ``ashnet train --init OUT/checkpoint.pt``.
     """
     if not config.model.abstract.enabled:
         raise ValueError("STUA pre-training needs the spiking branch (model.abstract.enabled: true)")
@@ -53,7 +54,7 @@ def pretrain_stua(
         raise ValueError(f"stua.steps must be >= 1 for pre-training, got {config.stua.steps}")
     out = Path(out)
     runtime = start_runtime(config.train.device)
-    plain = prepare_run(out, config, resume, runtime)
+    RunDir(out).prepare(config, resume, write=runtime.is_main)
     captions = read_captions(data)
     seed_everything(config.seed)
     model = build_model(config.model)
@@ -98,7 +99,7 @@ def pretrain_stua(
         schedule,
         runtime,
         out,
-        plain,
+        config.to_dict(),
         config.seed,
         resume=resume,
         progress=progress,

@@ -9,7 +9,7 @@ import pytest
 from ashnet.cli import main
 from ashnet.config import Config, ConfigError, dump_config, load_config, packaged_configs
 from ashnet.config.schema import Section
-from ashnet.training.demo import baseline_of
+from ashnet.demo import baseline_of
 
 
 def test_packaged_configs_load_and_round_trip(tmp_path):

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from ashnet.config import dump_config, load_config
+from ashnet.demo import baseline_of
+from ashnet.run import read_metrics
 from ashnet.training import train
-from ashnet.training.demo import baseline_of
-from ashnet.training.logger import read_metrics
 
 # Per-process batch statistics of BatchNorm make SNN runs differ slightly between 1 and 2 processes
 # on CPU (SyncBatchNorm is CUDA-only), so the exact comparison uses the ANN-only model with a frozen

@@ -7,9 +7,9 @@ from torch import nn
 import neuro
 from ashnet.config import load_config
 from ashnet.data import caption_index, load_pairs
+from ashnet.demo import baseline_of
 from ashnet.evaluate import embed_table, evaluate, recall_at_k, zero_shot_accuracy
 from ashnet.models import build_model
-from ashnet.training.demo import baseline_of
 
 
 @pytest.fixture(scope="module")

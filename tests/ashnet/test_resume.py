@@ -14,8 +14,8 @@ import ashnet.training.loop as loop
 from ashnet.checkpoint import load_checkpoint, save_checkpoint
 from ashnet.cli import main
 from ashnet.config import load_config
+from ashnet.run import read_metrics
 from ashnet.training import train
-from ashnet.training.logger import read_metrics
 
 
 def assert_same_run(a, b):

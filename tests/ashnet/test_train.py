@@ -6,13 +6,13 @@ import torch
 from ashnet.checkpoint import load_checkpoint
 from ashnet.config import load_config
 from ashnet.data import caption_index, load_pairs
+from ashnet.demo import baseline_of
 from ashnet.models import build_model
+from ashnet.run import read_metrics
 from ashnet.training import pretrain_stua, train
 from ashnet.training.batches import batches_per_epoch, caption_choice, epoch_batches
-from ashnet.training.demo import baseline_of
 from ashnet.training.features import cache_features
 from ashnet.training.image_text import load_init
-from ashnet.training.logger import read_metrics
 from ashnet.training.optim import build_optimizer, warmup_cosine
 
 

@@ -82,3 +82,14 @@ def test_training_curves_plot_each_loss_and_refuse_missing_files(tmp_path):
     assert [line.get_label() for line in ax_recall.lines] == ["i2t_r1", "t2i_r1"]
     with pytest.raises(FileNotFoundError, match="no metrics file"):
         training_curves(tmp_path / "missing")
+
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "metrics.jsonl").write_text(
+        json.dumps({"event": "train", "step": 1, "itc": 1.5, "lr": 0.1}) + "\n"
+    )
+    fig = training_curves({"ASH-Net": tmp_path, "baseline": other})  # runs compared: one colour each
+    ax_loss, ax_lr, ax_recall = fig.axes
+    assert [line.get_label() for line in ax_loss.lines] == ["ASH-Net itc", "baseline itc"]
+    assert [line.get_color() for line in ax_loss.lines] == ["C0", "C1"] and len(ax_lr.lines) == 2
+    assert [line.get_label() for line in ax_recall.lines] == ["ASH-Net i2t_r1", "ASH-Net t2i_r1"]

@@ -8,13 +8,13 @@ import shutil
 import time
 from pathlib import Path
 
-from ..checkpoint import load_run
-from ..config import Config, load_config
-from ..data import build_openmoji, load_pairs
-from ..evaluate import evaluate
-from ..report import results_table, write_report
-from .image_text import train
-from .stua import pretrain_stua
+from .checkpoint import load_run
+from .config import Config, load_config
+from .data import build_openmoji, load_pairs
+from .evaluate import evaluate
+from .report import results_table, write_report
+from .run import RunDir
+from .training import pretrain_stua, train
 
 __all__ = ["baseline_of", "run_demo"]
 
@@ -87,7 +87,7 @@ def run_demo(
             shutil.rmtree(stua_run, ignore_errors=True)
             pretrain_s = pretrain_stua(cfg, pairs, stua_run, cache_dir=cache)["train_s"]
             cfg = dataclasses.replace(
-                cfg, train=dataclasses.replace(cfg.train, init=str(stua_run / "checkpoint.pt"))
+                cfg, train=dataclasses.replace(cfg.train, init=str(RunDir(stua_run).checkpoint))
             )
         shutil.rmtree(runs[name], ignore_errors=True)
         result = train(cfg, pairs, runs[name], cache_dir=cache)
