@@ -9,7 +9,10 @@ CLDR_STAMP := $(VENV)/.installed-cldr
 # Unicode CLDR emoji names in many languages (JSON), read by ashnet/data/cldr.py from $(VENV)/share/ashnet.
 CLDR_PACKAGES := cldr-annotations-full@48.2.0 cldr-annotations-derived-full@48.2.0
 
-.PHONY: demo test lint docs bench clean
+# The cross-style evaluation set (Twemoji, CC-BY 4.0): `make cross-style`, then `ashnet data build twemoji`.
+TWEMOJI_PACKAGE := emoji-datasource-twitter@16.0.0
+
+.PHONY: demo test lint docs bench clean cross-style
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -41,6 +44,10 @@ $(DOCS_STAMP): $(TEST_STAMP)
 
 demo: $(STAMP) $(CLDR_STAMP)
 	$(BIN)/ashnet demo --out runs/demo
+
+cross-style: $(STAMP)
+	npm install --prefix $(VENV)/share/ashnet --no-audit --no-fund --loglevel=error $(TWEMOJI_PACKAGE)
+	$(BIN)/ashnet data build twemoji --out data/twemoji
 
 test: $(TEST_STAMP)
 	$(BIN)/python -m pytest -q

@@ -1,4 +1,4 @@
-"""The demo: build OpenMoji, train ASH-Net and the ANN-only baseline on the same budget, evaluate, report."""
+"""The demo: ASH-Net against fair controls (ANN baseline, ANN twin, ensemble) over seeds, and a report."""
 
 from __future__ import annotations
 
@@ -10,13 +10,19 @@ from pathlib import Path
 
 from .checkpoint import load_run
 from .config import Config, load_config
-from .data import build_openmoji, load_pairs
-from .evaluate import evaluate
+from .data import build_openmoji, load_manifest, load_pairs
+from .evaluate import evaluate, zero_shot_labels
 from .report import results_table, write_report
 from .run import RunDir
 from .training import pretrain_stua, train
 
-__all__ = ["baseline_of", "run_demo"]
+__all__ = ["baseline_of", "twin_of", "run_demo", "MODELS"]
+
+# Run folder -> name in the report. "baseline-b" is the second member of the two-baseline ensemble.
+MODELS = {"ashnet": "ASH-Net", "baseline": "ANN baseline", "twin": "ANN twin", "baseline-b": "baseline #2"}
+ENSEMBLE = "ensemble of 2 baselines"
+# The ensemble's second baseline is trained with this offset added to the seed.
+ENSEMBLE_SEED_OFFSET = 1000
 
 
 def baseline_of(config: Config) -> Config:
@@ -33,9 +39,19 @@ def baseline_of(config: Config) -> Config:
     return dataclasses.replace(config, model=model, loss=loss, stua=stua)
 
 
+def twin_of(config: Config) -> Config:
+    """The parameter-matched ANN twin of ``config``: the same spiking branch with GELU for every
+    spiking neuron, one time step, direct encoding, and no spatio-temporal contrast (it needs time
+    steps); everything else, STUA included, as ``config``."""
+    abstract = dataclasses.replace(config.model.abstract, neuron="gelu", time_steps=1, encoding="direct")
+    model = dataclasses.replace(config.model, abstract=abstract)
+    loss = dataclasses.replace(config.loss, st=dataclasses.replace(config.loss.st, enabled=False))
+    return dataclasses.replace(config, model=model, loss=loss)
+
+
 def _evaluate_run(run: Path, table, batch_size: int) -> dict:
     model, config = load_run(run)
-    labels = [r.captions[0] for r in table.images]
+    labels, _ = zero_shot_labels(table)
     result = evaluate(model, table, config.data.image_size, batch_size, labels)
     return {
         **result.to_json(),
@@ -45,70 +61,129 @@ def _evaluate_run(run: Path, table, batch_size: int) -> dict:
 
 
 def run_demo(
-    out: str | Path, data_dir: str | Path | None = None, config: str = "demo", overrides=(), limit=None
+    out: str | Path,
+    data_dir: str | Path | None = None,
+    config: str = "demo",
+    overrides=(),
+    limit=None,
+    seeds: int = 1,
+    cross: dict[str, str | Path] | None = None,
 ) -> dict:
-    """Train and compare ASH-Net and its ANN-only baseline on OpenMoji; write ``out/report.md``.
+    """Train ASH-Net and its controls on OpenMoji over ``seeds`` seeds, compare them; write ``out/report.md``.
+
+    The controls share ASH-Net's config, schedule and budget: the ANN-only baseline
+    (:func:`baseline_of`), the parameter-matched ANN twin (:func:`twin_of`) and an ensemble of two
+    baselines (seeds ``s`` and ``s + 1000``; about ASH-Net's trainable size). Each model gets R@1
+    mean ± sd over the seeds and, against ASH-Net, the paired bootstrap interval of the difference
+    (:mod:`ashnet.compare`) on the test split and on every ``cross`` set.
 
     Parameters
     ----------
     out
-        Output folder: ``ashnet-stua/`` (when ``stua.steps`` > 0), ``ashnet/``, ``baseline/`` runs (replaced
-        if present), ``cache/`` (frozen-encoder features shared by both), ``report.md`` and plots.
+        Output folder: ``seed<s>/<model>/`` runs (``ashnet``, ``baseline``, ``baseline-b``, ``twin``,
+        and ``<model>-stua`` when ``stua.steps`` > 0; replaced if present), ``cache/`` (frozen-encoder
+        features shared by all), ``report.md`` and plots.
     data_dir
-        Where OpenMoji is built (cached); default ``out/data``. A folder that already holds a
-        ``pairs.csv`` is used as it is.
+        Where OpenMoji is built (cached), at the config's ``data.image_size`` so images are used at
+        the size they are rendered; default ``out/data``. A folder holding a ``pairs.csv`` that
+        no OpenMoji build wrote is used as it is.
     config
-        Packaged config name or YAML file for ASH-Net; the baseline is :func:`baseline_of` it.
+        Packaged config name or YAML file for ASH-Net.
+    seeds
+        Seeds ``config.seed + 0 .. seeds - 1`` of every model.
+    cross
+        Extra evaluation sets, name -> pairs file (their test split), e.g. Twemoji.
     limit
         Build only the first ``limit`` emojis (quick runs).
 
     Returns
     -------
     dict
-        Per model: ``eval`` (test-split metrics), ``train_s`` and ``pretrain_s``; plus ``table`` (Markdown).
+        ``models`` (per model, seed 0: ``eval`` test metrics, ``train_s``, ``pretrain_s``),
+        ``comparison`` (per set, :func:`ashnet.compare.compare_groups`), ``table`` (Markdown), ``total_s``.
     """
+    from . import compare
+
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+        raise ValueError(f"seeds must be an int >= 1, got {seeds!r}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     data_dir = Path(data_dir) if data_dir is not None else out / "data"
     started, cpu_started, load_before = time.perf_counter(), time.process_time(), os.getloadavg()[0]
-    pairs = data_dir / "pairs.csv"
-    if not pairs.is_file():
-        pairs = build_openmoji(data_dir, limit=limit)
-    build_s = time.perf_counter() - started
     ashnet_cfg = load_config(config, list(overrides))
-    configs = {"ASH-Net": ashnet_cfg, "ANN baseline": baseline_of(ashnet_cfg)}
-    runs = {"ASH-Net": out / "ashnet", "ANN baseline": out / "baseline"}
-    results: dict[str, dict] = {}
+    pairs = data_dir / "pairs.csv"
+    if not pairs.is_file() or load_manifest(data_dir) is not None:
+        pairs = build_openmoji(data_dir, size=ashnet_cfg.data.image_size, limit=limit)
+    build_s = time.perf_counter() - started
+    configs = {
+        "ashnet": ashnet_cfg,
+        "baseline": baseline_of(ashnet_cfg),
+        "baseline-b": baseline_of(ashnet_cfg),
+        "twin": twin_of(ashnet_cfg),
+    }
     cache = out / "cache"
-    for name, cfg in configs.items():
-        pretrain_s = 0.0
-        if cfg.stua.steps > 0:
-            stua_run = out / "ashnet-stua"
-            shutil.rmtree(stua_run, ignore_errors=True)
-            pretrain_s = pretrain_stua(cfg, pairs, stua_run, cache_dir=cache)["train_s"]
-            cfg = dataclasses.replace(
-                cfg, train=dataclasses.replace(cfg.train, init=str(RunDir(stua_run).checkpoint))
-            )
-        shutil.rmtree(runs[name], ignore_errors=True)
-        result = train(cfg, pairs, runs[name], cache_dir=cache)
-        results[name] = {"train_s": result["train_s"], "pretrain_s": pretrain_s, "cache_s": result["cache_s"]}
+    results: dict[str, dict] = {}
+    for s in range(seeds):
+        for name, cfg in configs.items():
+            seed = cfg.seed + s + (ENSEMBLE_SEED_OFFSET if name == "baseline-b" else 0)
+            cfg = dataclasses.replace(cfg, seed=seed)
+            run = out / f"seed{s}" / name
+            pretrain_s = 0.0
+            if cfg.stua.steps > 0:
+                stua_run = run.with_name(f"{name}-stua")
+                shutil.rmtree(stua_run, ignore_errors=True)
+                pretrain_s = pretrain_stua(cfg, pairs, stua_run, cache_dir=cache)["train_s"]
+                cfg = dataclasses.replace(
+                    cfg, train=dataclasses.replace(cfg.train, init=str(RunDir(stua_run).checkpoint))
+                )
+            shutil.rmtree(run, ignore_errors=True)
+            result = train(cfg, pairs, run, cache_dir=cache)
+            if s == 0 and name != "baseline-b":
+                results[MODELS[name]] = {"train_s": result["train_s"], "pretrain_s": pretrain_s}
     test = load_pairs(pairs).split("test")
-    for name, run in runs.items():
+    first = {MODELS[name]: out / "seed0" / name for name in configs if name != "baseline-b"}
+    for name, run in first.items():
         results[name]["eval"] = _evaluate_run(run, test, 256)
+    sets = {"OpenMoji": pairs, **(cross or {})}
+    comparison, tables = {}, []
+    for set_name, set_pairs in sets.items():
+        hits = {
+            MODELS[name]: [
+                compare.run_hits(out / f"seed{s}" / name, set_pairs, "test", cache) for s in range(seeds)
+            ]
+            for name in ("ashnet", "baseline", "twin")
+        }
+        hits[ENSEMBLE] = [
+            compare.ensemble_hits(
+                [out / f"seed{s}" / "baseline", out / f"seed{s}" / "baseline-b"], set_pairs, "test", cache
+            )
+            for s in range(seeds)
+        ]
+        comparison[set_name] = compare.compare_groups(hits, reference="ASH-Net")
+        tables.append(
+            f"{set_name} test, R@1 over {seeds} seed(s):\n\n" + compare.table(comparison[set_name], "ASH-Net")
+        )
     total_s, cpu_s = time.perf_counter() - started, time.process_time() - cpu_started
     table = load_pairs(pairs)
     sizes = " / ".join(f"{len(table.split(s).images)} {s}" for s in ("train", "val", "test"))
     notes = [
         f"Data: {pairs} ({sizes} images); metrics on the test split, recall in percent "
-        "(image-to-text: a hit when any caption of the image is retrieved).",
-        f"ASH-Net: config `{config}`; the baseline is the same config with the spiking branch, "
-        "spatio-temporal contrast and STUA off: same steps, batch and schedule. "
+        "(image-to-text: a hit when any caption of the image is retrieved). The table above is seed 0.",
+        f"ASH-Net: config `{config}`. Controls with the same steps, batch and schedule: the ANN baseline "
+        "(spiking branch, spatio-temporal contrast and STUA off), the ANN twin (the same branch and "
+        "parameters with GELU for every spiking neuron, one time step, no spatio-temporal contrast) "
+        f"and an ensemble of two baselines (seeds s and s + {ENSEMBLE_SEED_OFFSET}, similarities averaged). "
         "Training time excludes feature caching and validation.",
-        "Zero-shot: each test image is classified among the prompts 'an emoji of <first caption>' "
-        "of all test images.",
+        "Zero-shot: each test image is classified among the prompts 'an emoji of <concept>' of the "
+        f"{len(set(zero_shot_labels(test)[0]))} concepts of the test split (skin-tone, gender and "
+        "family variants share a concept).",
+        "Over seeds: mean ± sd, and ASH-Net minus each control with a 95 % paired bootstrap interval "
+        "over test images (2000 resamples); an interval that contains 0 shows no difference.",
         f"Whole demo: {total_s:.0f} s wall (data build {build_s:.0f} s), {cpu_s:.0f} s CPU in this process "
-        f"(all threads); {os.cpu_count()} CPUs, load average {load_before:.1f} at the start and "
-        f"{os.getloadavg()[0]:.1f} at the end (other work on the machine slows the wall time).",
+        f"(train.threads = {ashnet_cfg.train.threads}); {os.cpu_count()} CPUs, load average "
+        f"{load_before:.1f} at the start and {os.getloadavg()[0]:.1f} at the end "
+        "(other work on the machine slows the wall time).",
     ]
-    write_report(out, results, runs, notes)
-    return {**results, "table": results_table(results), "total_s": total_s}
+    write_report(out, results, first, notes, extra=tables)
+    summary = "\n\n".join([results_table(results), *tables])
+    return {"models": results, "comparison": comparison, "table": summary, "total_s": total_s}

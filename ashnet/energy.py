@@ -11,14 +11,17 @@ from torch import nn
 import neuro
 from neuro.energy import HOROWITZ_45NM, EnergyCosts, EnergyMeter, EnergyReport
 
+from .models import analog_twin_of
+
 __all__ = ["ann_twin", "image_energy", "text_energy", "expert_energy"]
 
 
 def ann_twin(model) -> nn.Module:
-    """The same ASH-Net with its spiking branch made an ANN of the same shape.
+    """The same ASH-Net with its spiking branch made an ANN of the same shape (same weights).
 
-    Every spiking neuron becomes a ReLU, the encoding is direct and there is one time step: the
-    same layers, run once on real values, so every synaptic operation is a MAC.
+    Every spiking neuron becomes a GELU (:func:`ashnet.models.analog_twin_of`, as in the trained
+    ``twin`` config), the encoding is direct and there is one time step: the same layers, run once
+    on real values, so every synaptic operation is a MAC.
     """
     if not model.has_snn:
         raise ValueError("this model has no spiking branch to replace (model.abstract.enabled: false)")
@@ -26,10 +29,7 @@ def ann_twin(model) -> nn.Module:
     twin = copy.deepcopy(model)
     encoder = twin.abstract
     encoder.cfg = replace(encoder.cfg, time_steps=1, encoding="direct")
-    for parent in list(encoder.modules()):
-        for name, child in list(parent.named_children()):
-            if isinstance(child, neuro.SpikingNeuron):
-                setattr(parent, name, nn.ReLU())
+    analog_twin_of(encoder)
     return twin.eval()
 
 

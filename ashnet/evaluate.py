@@ -15,6 +15,7 @@ __all__ = [
     "recall_at_k",
     "embed_table",
     "zero_shot_accuracy",
+    "zero_shot_labels",
     "evaluate",
 ]
 
@@ -134,7 +135,7 @@ def embed_table(model, table, image_size: int, batch_size: int, device, progress
     loader = torch.utils.data.DataLoader(
         ImageTextDataset(table, image_size=image_size), batch_size=batch_size
     )
-    monitor = Monitor(model, record_spikes=False) if model.has_snn else None
+    monitor = Monitor(model, record_spikes=False) if model.spiking else None
     images = []
     try:
         for batch, _, _ in tqdm(loader, desc="embed images", disable=not progress, leave=False):
@@ -171,6 +172,23 @@ def zero_shot_accuracy(
     predicted = (image_embeddings @ prompts.t()).argmax(dim=1)
     truth = torch.tensor([classes.index(label) for label in labels])
     return 100.0 * float((predicted == truth).float().mean())
+
+
+def zero_shot_labels(table) -> tuple[list[str], str]:
+    """Class names for zero-shot classification of ``table``'s images, and what they are.
+
+    Emoji data sets (OpenMoji, Twemoji: files named by code points) get the name of each emoji's
+    concept (:func:`ashnet.data.openmoji.concept_name`), a class that the skin-tone, gender and
+    family variants of one concept share: ``("concept", ...)``. Other tables get each image's
+    first caption, which is prompted image-to-text retrieval rather than classification into
+    shared classes: ``("caption", ...)``.
+    """
+    from .data.openmoji import concept_name, emoji_of_file
+
+    emojis = [emoji_of_file(r.path) for r in table.images]
+    if all(e is not None for e in emojis):
+        return [concept_name(e) for e in emojis], "concept"
+    return [r.captions[0] for r in table.images], "caption"
 
 
 def evaluate(

@@ -122,12 +122,15 @@ def spatiotemporal_loss(
 ) -> torch.Tensor:
     """Spatio-temporal contrast: views of the same image across time are positives, other images negatives.
 
-    ``windows`` mode (``second_view=None``): the ``T`` steps of ``step_embeddings [T, B, E]`` are
-    split into ``windows`` contiguous windows ``W_1..W_K``; each view is the normalised mean
+    ``step_embeddings [T, B, E]`` holds, per step, the projection of that step's own spikes
+    (:attr:`ashnet.models.ImageEmbedding.step_embeddings`; not a running mean, so disjoint windows
+    share no step). ``windows`` mode (``second_view=None``): the ``T`` steps are split into
+    ``windows`` contiguous, non-overlapping windows ``W_1..W_K``; each view is the normalised mean
     ``v_k = normalize(mean_{t in W_k} e_t)``, and the loss is the mean :func:`info_nce` over all
     window pairs ``k < k'``. ``encodings`` mode: ``second_view [T, B, E]`` holds the step
     embeddings of a second pass with an independent Poisson encoding; the views are the time means
-    of the two passes and the loss is their :func:`info_nce`.
+    of the two passes and the loss is their :func:`info_nce`. ``logit_scale`` is the log inverse
+    temperature (``log(1 / loss.st.temperature)`` in training).
     """
     if step_embeddings is None:
         raise ValueError("spatio-temporal contrast needs step embeddings: the model's SNN branch is off")
@@ -151,16 +154,18 @@ def spatiotemporal_loss(
 
 
 def stua_loss(stua_emb, text_emb: torch.Tensor, logit_scale) -> torch.Tensor:
-    """STUA: :func:`info_nce` between the spiking encoder's text embedding and the detached text embedding.
+    """STUA: :func:`info_nce` between the spiking encoder's text embedding and the text embedding.
 
     ``stua_emb``: ``[B, E]`` (or the :class:`~ashnet.models.ImageEmbedding` from ``model.embed_stua``),
     the abstract encoder's embedding of caption tokens fed through the STUA adapter; ``text_emb``:
-    ``[B, E]``, the text encoder's embedding of the same captions, used as a fixed target
-    (``detach``), so only the spiking path (adapter, abstract encoder, abstract projection) and
-    the temperature learn. The other captions of the batch are the negatives.
+    ``[B, E]``, the text encoder's embedding of the same captions (``model.embed_text``). Both
+    sides learn: the spiking path (adapter, abstract encoder, abstract projection) *and* the text
+    projection ``text_proj``, so STUA aligns the spiking encoder to the very text space that ITC
+    later matches images against (with a detached target it would align to the random initial
+    projection, which ITC then moves away from). The other captions of the batch are the negatives.
     """
     emb = getattr(stua_emb, "embedding", stua_emb)
-    return info_nce(emb, text_emb.detach(), logit_scale)
+    return info_nce(emb, text_emb, logit_scale)
 
 
 def compute_losses(model, concrete, text, cfg: LossConfig) -> dict[str, torch.Tensor]:
@@ -191,7 +196,11 @@ def compute_losses(model, concrete, text, cfg: LossConfig) -> dict[str, torch.Te
     if concrete is not None and (cfg.itc.enabled or (cfg.st.enabled and model.has_snn)):
         image = model.embed_image(concrete)
         if cfg.itc.enabled:
-            losses["itc"] = itc_loss(image.embedding, text_emb, model.logit_scale, cfg.itc.hard_negative_beta)
+            beta = cfg.itc.hard_negative_beta
+            losses["itc"] = itc_loss(image.embedding, text_emb, model.logit_scale, beta)
+            if cfg.itc.per_head and image.branches is not None:
+                heads = sum(itc_loss(e, text_emb, model.logit_scale, beta) for e in image.branches) / 2
+                losses["itc"] = losses["itc"] + cfg.itc.per_head * heads
         if cfg.st.enabled and model.has_snn:
             second = None
             if cfg.st.mode == "encodings":
@@ -199,7 +208,7 @@ def compute_losses(model, concrete, text, cfg: LossConfig) -> dict[str, torch.Te
                     raise ValueError("loss.st.mode 'encodings' needs model.abstract.encoding: poisson")
                 second = model.embed_image(concrete).step_embeddings
             losses["st"] = spatiotemporal_loss(
-                image.step_embeddings, model.logit_scale, cfg.st.windows, second
+                image.step_embeddings, -math.log(cfg.st.temperature), cfg.st.windows, second
             )
     if cfg.stua.enabled and model.has_snn:
         losses["stua"] = stua_loss(model.embed_stua(text), text_emb, model.logit_scale)

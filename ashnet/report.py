@@ -63,8 +63,10 @@ def plot_comparison(results: dict[str, dict], path: Path, split: str = "test") -
     return path
 
 
-def write_report(out: Path, results: dict[str, dict], runs: dict[str, Path], notes: list[str]) -> Path:
-    """Write ``out/report.md`` with the table, both plots and ``notes`` (one bullet each)."""
+def write_report(
+    out: Path, results: dict[str, dict], runs: dict[str, Path], notes: list[str], extra: list[str] = ()
+) -> Path:
+    """Write ``out/report.md``: the table, ``extra`` Markdown blocks, ``notes`` (bullets), both plots."""
     curves = out / "curves.png"
     training_curves(runs, path=curves)
     bars = plot_comparison(results, out / "comparison.png")
@@ -87,6 +89,7 @@ def write_report(out: Path, results: dict[str, dict], runs: dict[str, Path], not
         "",
         results_table(results),
         "",
+        *[line for block in extra for line in (block, "")],
         *[f"- {n}" for n in notes],
         *layers,
         "",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import time
 
 from ashnet.data import SPLITS, build_openmoji, build_scenes, load_manifest, load_pairs
@@ -41,7 +42,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         epilog=BUILD_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    build.add_argument("name", choices=["openmoji", "scenes"], help="dataset to build")
+    build.add_argument(
+        "name",
+        choices=["openmoji", "scenes", "twemoji"],
+        help="openmoji (training data), scenes, or twemoji (a cross-style evaluation set, npm package)",
+    )
     build.add_argument("--out", required=True, help="output directory")
     build.add_argument(
         "--size", type=int, help="image side in pixels (default: 64 for openmoji, 128 for scenes)"
@@ -52,6 +57,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     scenes.add_argument("--seed", type=int, default=0, help="seed of the layouts and texts (default: 0)")
     scenes.add_argument(
         "--openmoji", help="OpenMoji folder to build or reuse for the emoji (default: OUT/openmoji)"
+    )
+    build.add_argument(
+        "--source",
+        help="twemoji: folder of the emoji-datasource-twitter package (default: `make cross-style`'s)",
     )
     build.set_defaults(run=run_build)
 
@@ -81,6 +90,16 @@ def run_build(args: argparse.Namespace) -> int:
         raise ValueError("--n-scenes, --seed and --openmoji apply to 'scenes' only")
     args.size = 64 if args.size is None else args.size
     start = time.perf_counter()
+    if args.name == "twemoji":
+        from ashnet.data.twemoji import ATTRIBUTION, build_twemoji
+
+        pairs = build_twemoji(args.out, size=args.size, source=args.source, limit=args.limit)
+        manifest = json.loads((pairs.parent / "manifest.json").read_text(encoding="utf-8"))
+        splits = ", ".join(f"{name} {count}" for name, count in manifest["splits"].items())
+        seconds = time.perf_counter() - start
+        print(f"{pairs}: {manifest['n_images']} images ({splits}), {args.size}px, {seconds:.1f} s")
+        print(ATTRIBUTION)
+        return 0
     pairs = build_openmoji(args.out, size=args.size, limit=args.limit)
     seconds = time.perf_counter() - start
     manifest = load_manifest(args.out)

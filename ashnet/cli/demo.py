@@ -1,4 +1,4 @@
-"""``ashnet demo``: train ASH-Net and the ANN-only baseline on OpenMoji and compare them."""
+"""``ashnet demo``: ASH-Net and its controls (baseline, twin, ensemble) on OpenMoji over seeds, compared."""
 
 from __future__ import annotations
 
@@ -7,13 +7,16 @@ from pathlib import Path
 
 EPILOG = """\
 examples:
-  ashnet demo                              # about 10 minutes on 2 CPU cores, writes runs/demo/
-  ashnet demo --out /tmp/demo --data data/openmoji
+  ashnet demo                              # one seed of each model, writes runs/demo/
+  ashnet demo --seeds 5                    # mean ± sd over 5 seeds, paired bootstrap intervals
+  ashnet demo --seeds 5 --cross twemoji=data/twemoji/pairs.csv   # also on another art style
   ashnet demo --quick                      # tiny models and a few steps, to check the install
 
-Steps: build OpenMoji (cached), pre-train the spiking encoder on captions (STUA), train ASH-Net,
-train the ANN-only baseline with the same budget, evaluate both on the test split, then print the
-table and write OUT/report.md, OUT/curves.png and OUT/comparison.png.
+Steps: build OpenMoji at the config's image size (cached); for each seed train ASH-Net (after STUA
+pre-training when stua.steps > 0), the ANN-only baseline, the parameter-matched ANN twin and a
+second baseline (the ensemble's other half), all with the same schedule; evaluate on the test
+split (and each --cross set), then print the tables and write OUT/report.md, OUT/curves.png and
+OUT/comparison.png. `ashnet compare OUT/seed*/*` re-reads the runs.
 """
 
 
@@ -38,6 +41,16 @@ def add_parser(subparsers) -> None:
         "--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key"
     )
     parser.add_argument(
+        "--seeds", type=int, default=1, help="seeds per model (default 1; use >= 5 to compare)"
+    )
+    parser.add_argument(
+        "--cross",
+        action="append",
+        default=[],
+        metavar="NAME=PAIRS",
+        help="also compare on the test split of this pairs file (repeatable), e.g. Twemoji",
+    )
+    parser.add_argument(
         "--quick", action="store_true", help="tiny config and 300 emojis: a smoke test in about a minute"
     )
     parser.set_defaults(run=run)
@@ -45,9 +58,11 @@ def add_parser(subparsers) -> None:
 
 def run(args) -> int:
     from ..demo import run_demo
+    from .compare import eval_sets
 
     config, limit = ("tiny", 300) if args.quick else (args.config, None)
-    result = run_demo(args.out, args.data, config, args.set, limit=limit)
+    cross = eval_sets(args.cross) if args.cross else None
+    result = run_demo(args.out, args.data, config, args.set, limit=limit, seeds=args.seeds, cross=cross)
     print(result["table"])
     print(f"\ndemo took {result['total_s']:.0f} s; report: {args.out / 'report.md'}")
     return 0

@@ -17,7 +17,7 @@ Counts come from a real forward pass over --max-images images of --split: dense 
 per weight, spike inputs an accumulate (SOP) per spike per target. Default costs are 45 nm 32-bit
 float (Horowitz, ISSCC 2014): 4.6 pJ per MAC, 0.9 pJ per accumulate. The ANN-only comparison is
 --baseline RUN (another trained run, e.g. the `baseline` config) or, without it, the ANN twin: the
-same model with every spiking neuron a ReLU, run for one step. Memory traffic is not counted.
+same model with every spiking neuron a GELU, run for one step. Memory traffic is not counted.
 """
 
 
@@ -60,7 +60,7 @@ def run(args) -> int:
             )
         other_name = f"baseline {args.baseline}"
     else:
-        other, other_name = ann_twin(model), "ANN twin (spiking neurons -> ReLU, 1 step)"
+        other, other_name = ann_twin(model), "ANN twin (spiking neurons -> GELU, 1 step)"
     reports = {
         "hybrid": image_energy(model, images, costs=costs),
         "ann": image_energy(other, images, costs=costs),

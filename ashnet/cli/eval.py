@@ -16,8 +16,11 @@ examples:
 "firing_rate"}; recalls and the firing rate (mean over spiking layers, spikes per neuron per step)
 are in percent; firing_rate is null for a model without the spiking branch. Image-to-text counts a
 hit when any caption of the image is in the top k; text-to-image when the caption's own image is.
---zero-shot adds "zero_shot": accuracy of classifying each image among the prompts
-TEMPLATE.format(first caption) built from every image's first caption.
+--zero-shot adds "zero_shot" (accuracy of classifying each image among the prompts
+TEMPLATE.format(class)) and "zero_shot_classes" (what the classes are). For emoji data (OpenMoji,
+Twemoji: image files named by code points) the classes are the emoji concepts, shared by skin-tone,
+gender and family variants ("concept"); for other data each image's first caption is its class
+("caption": prompted image-to-text retrieval rather than classification into shared classes).
 """
 
 
@@ -49,11 +52,11 @@ def add_parser(subparsers) -> None:
 def run(args) -> int:
     from ..checkpoint import load_run
     from ..data import load_pairs
-    from ..evaluate import evaluate
+    from ..evaluate import evaluate, zero_shot_labels
 
     model, config = load_run(args.checkpoint, args.device)
     table = load_pairs(args.data).split(args.split)
-    labels = [r.captions[0] for r in table.images] if args.zero_shot else None
+    labels, classes = zero_shot_labels(table) if args.zero_shot else (None, None)
     result = evaluate(
         model, table, config.data.image_size, args.batch_size, labels, args.template, progress=not args.json
     )
@@ -61,6 +64,7 @@ def run(args) -> int:
         out = result.to_json()
         if args.zero_shot:
             out["zero_shot"] = result.zero_shot
+            out["zero_shot_classes"] = classes
         print(json.dumps(out))
         return 0
     print(f"{args.split}: {result.n_images} images, {result.n_texts} captions")
@@ -73,5 +77,6 @@ def run(args) -> int:
         for layer, rate in result.layer_firing_rates.items():
             print(f"    {layer}: {rate:.2f}%")
     if result.zero_shot is not None:
-        print(f"  zero-shot accuracy {result.zero_shot:.1f}%")
+        n = len(set(labels))
+        print(f"  zero-shot accuracy {result.zero_shot:.1f}% over {n} classes ({classes} names)")
     return 0

@@ -67,6 +67,10 @@ class AbstractConfig(Section, path="model.abstract"):
     the firing rate (``"rate"``) or the membrane potential of a non-spiking leaky integrator
     (``"membrane"``). ``neuron``: ``"lif"`` or ``"plif"`` (learnable leak), with time constant
     ``tau`` (steps) and threshold ``v_threshold``; ``detach_reset`` cuts the reset from the graph.
+    ``token_dropout``: in training only, each backbone token is hidden from the spiking branch
+    with this probability (an input augmentation that also works on cached features; 0: off).
+    ``neuron: "gelu"`` builds the parameter-matched ANN twin: the same layers with every spiking
+    neuron a GELU, run once on real values (needs ``time_steps: 1``, ``encoding: direct``).
     """
 
     enabled: bool = True
@@ -79,14 +83,21 @@ class AbstractConfig(Section, path="model.abstract"):
     mlp_ratio: float = setting(2.0, positive)
     encoding: Literal["direct", "poisson"] = "direct"
     readout: Literal["rate", "membrane"] = "rate"
-    neuron: Literal["lif", "plif"] = "plif"
+    neuron: Literal["lif", "plif", "gelu"] = "plif"
     tau: float = setting(2.0, at_least(1))
     v_threshold: float = setting(1.0, positive)
     detach_reset: bool = True
+    token_dropout: float = setting(0.0, Check("in [0, 1)", lambda v: 0 <= v < 1))
 
     def validate(self):
         if self.block == "transformer" and self.attention and self.dim % self.heads:
             raise self.error("dim", f"({self.dim}) must be divisible by model.abstract.heads ({self.heads})")
+        if self.neuron == "gelu" and (self.time_steps != 1 or self.encoding != "direct"):
+            raise self.error(
+                "neuron",
+                "'gelu' (the ANN twin) runs once on real values: set time_steps: 1 and encoding: direct "
+                f"(got {self.time_steps}, {self.encoding!r})",
+            )
 
 
 @dataclass

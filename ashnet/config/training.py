@@ -34,6 +34,10 @@ class TrainConfig(Section, path="train"):
     gradient scaler on CUDA; CPU runs stay in fp32). ``device``: ``auto`` (CUDA when available), ``cpu``
     or ``cuda``. ``eval_every``, ``log_every``, ``checkpoint_every`` are in steps (``0``: only at the end).
     ``init``: a checkpoint (for example from ``ashnet pretrain-stua``) whose matching weights start training.
+    ``threads``: CPU threads of torch's intra-op pool, pinned for the run (feature caching included)
+    and logged with the seed: reductions (BatchNorm, LayerNorm, matmul) are summed in an order that
+    depends on the thread count, and spiking thresholds amplify last-bit differences, so runs are
+    identical only for the same seed *and* thread count.
     """
 
     epochs: int = setting(1, at_least(1))
@@ -48,6 +52,7 @@ class TrainConfig(Section, path="train"):
     log_every: int = setting(10, at_least(0))
     checkpoint_every: int = setting(0, at_least(0))
     init: str | None = setting(None, non_empty)
+    threads: int = setting(1, at_least(1))
 
 
 @dataclass

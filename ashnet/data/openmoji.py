@@ -248,6 +248,25 @@ def concept(text: str) -> str:
     return _SAME_CONCEPT.get(key, key)
 
 
+def concept_name(text: str) -> str:
+    """The English name of an emoji's :func:`concept` (``"👩🏽‍⚕️"`` -> ``"health worker"``)."""
+    key = concept(text)
+    data = emoji.EMOJI_DATA.get(key) or emoji.EMOJI_DATA.get(key + "\ufe0f") or emoji.EMOJI_DATA[text]
+    return _readable(data["en"])
+
+
+def emoji_of_file(path: str | Path) -> str | None:
+    """The emoji an image file of an emoji builder shows (its name is the code points, ``1F44D-1F3FD.png``).
+
+    None when the name is not such a sequence of an emoji the ``emoji`` package knows.
+    """
+    try:
+        text = "".join(chr(int(part, 16)) for part in Path(path).stem.split("-"))
+    except (ValueError, OverflowError):
+        return None
+    return text if text in emoji.EMOJI_DATA else None
+
+
 def emoji_split(text: str) -> str:
     """The split of an emoji: ``train``, ``val`` or ``test``, about 80/10/10.
 

@@ -10,7 +10,7 @@ from ..config import (
     TextConfig,
 )
 from .abstract import AbstractEncoder, AbstractOutput
-from .ashnet import ASHNet, ImageEmbedding, build_model
+from .ashnet import ASHNet, ImageEmbedding, analog_twin_of, build_model
 from .concrete import ConcreteEncoder, ConcreteOutput, pretrained_efficientnet_lite
 from .fusion import Fusion
 from .mole import MoLE, MoLEOutput
@@ -20,6 +20,7 @@ from .text import TextEncoder, TextFeatures
 __all__ = [
     "ASHNet",
     "build_model",
+    "analog_twin_of",
     "ImageEmbedding",
     "ModelConfig",
     "ConcreteConfig",

@@ -9,28 +9,46 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+import neuro
+
 from ..config import ModelConfig
-from .abstract import AbstractEncoder
+from .abstract import AbstractEncoder, masked_token_mean
 from .concrete import ConcreteEncoder, ConcreteOutput
 from .fusion import Fusion
 from .text import TextEncoder, TextFeatures
 
-__all__ = ["ImageEmbedding", "ASHNet", "build_model"]
+__all__ = ["ImageEmbedding", "ASHNet", "build_model", "analog_twin_of"]
+
+
+def analog_twin_of(encoder: nn.Module) -> nn.Module:
+    """Replace every spiking neuron inside ``encoder`` by a GELU, in place; return ``encoder``.
+
+    The layers and their parameters stay; only the nonlinearity becomes analog (the ANN twin).
+    """
+    for parent in list(encoder.modules()):
+        for name, child in list(parent.named_children()):
+            if isinstance(child, neuro.SpikingNeuron):
+                setattr(parent, name, nn.GELU())
+    return encoder
 
 
 class ImageEmbedding(NamedTuple):
     """An image (or STUA text) embedding and its spiking trace.
 
-    ``embedding``: ``[B, E]``, L2-normalised. ``step_embeddings``: ``[T, B, E]``, the per-step
-    abstract readout projected and L2-normalised (``None`` without the SNN branch).
+    ``embedding``: ``[B, E]``, L2-normalised. ``step_embeddings``: ``[T, B, E]``, each step's own
+    token-mean output spikes through the abstract projection, not normalised and not accumulated
+    over time, so disjoint time windows are disjoint views (``None`` without the SNN branch).
     ``firing_rate``: mean spikes per neuron per step of the spiking encoder (scalar tensor, or
-    ``None``). ``spikes``: output spike latents ``[T, B, N, D]`` (or ``None``).
+    ``None``). ``spikes``: output spike latents ``[T, B, N, D]`` (or ``None``). ``branches``: the
+    concrete and abstract embeddings before fusion, each ``[B, E]`` and L2-normalised (``None``
+    without the SNN branch), for a contrastive loss on each head.
     """
 
     embedding: torch.Tensor
     step_embeddings: torch.Tensor | None
     firing_rate: torch.Tensor | None
     spikes: torch.Tensor | None
+    branches: tuple[torch.Tensor, torch.Tensor] | None = None
 
 
 class ASHNet(nn.Module):
@@ -63,6 +81,8 @@ class ASHNet(nn.Module):
         self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))
         if cfg.abstract.enabled:
             self.abstract = AbstractEncoder(cfg.abstract, d_in=self.concrete.dim)
+            if cfg.abstract.neuron == "gelu":
+                analog_twin_of(self.abstract)
             self.abstract_proj = nn.Linear(cfg.abstract.dim, E)
             self.fusion = Fusion(cfg.fusion, E)
             self.stua_adapter = nn.Linear(self.text.dim, self.concrete.dim)
@@ -73,6 +93,11 @@ class ASHNet(nn.Module):
     def has_snn(self) -> bool:
         """Whether the spiking (abstract) branch exists."""
         return self.abstract is not None
+
+    @property
+    def spiking(self) -> bool:
+        """Whether the abstract branch spikes (false for the ANN twin, ``abstract.neuron: gelu``)."""
+        return self.has_snn and self.cfg.abstract.neuron != "gelu"
 
     @property
     def frozen_concrete(self) -> bool:
@@ -90,21 +115,34 @@ class ASHNet(nn.Module):
 
     def _abstract_embedding(self, tokens, mask=None) -> tuple[torch.Tensor, ImageEmbedding]:
         out = self.abstract(tokens, mask)
-        steps = self.abstract_proj(out.steps)
-        return steps[-1], ImageEmbedding(
-            embedding=F.normalize(steps[-1], dim=-1),
-            step_embeddings=F.normalize(steps, dim=-1),
-            firing_rate=out.firing_rate,
+        a = self.abstract_proj(out.readout)
+        return a, ImageEmbedding(
+            embedding=F.normalize(a, dim=-1),
+            step_embeddings=self.abstract_proj(masked_token_mean(out.spikes, mask)),
+            firing_rate=out.firing_rate if self.spiking else None,
             spikes=out.spikes,
         )
+
+    def _token_keep(self, tokens: torch.Tensor) -> torch.Tensor | None:
+        """In training with ``abstract.token_dropout`` p: a random mask ``[B, N]`` keeping each token
+        with probability 1 - p (at least one per image); else None (every token)."""
+        p = self.cfg.abstract.token_dropout
+        if not (self.training and p):
+            return None
+        keep = torch.rand(tokens.shape[:2], device=tokens.device) >= p
+        keep[:, 0] |= ~keep.any(dim=1)
+        return keep
 
     def embed_image(self, concrete: ConcreteOutput) -> ImageEmbedding:
         """The fused, L2-normalised image embedding ``[B, E]`` and the spiking trace."""
         c = self.concrete_proj(concrete.pooled)
         if not self.has_snn:
             return ImageEmbedding(F.normalize(c, dim=-1), None, None, None)
-        a, trace = self._abstract_embedding(concrete.tokens)
-        return trace._replace(embedding=F.normalize(self.fusion(c, a), dim=-1))
+        a, trace = self._abstract_embedding(concrete.tokens, self._token_keep(concrete.tokens))
+        return trace._replace(
+            embedding=F.normalize(self.fusion(c, a), dim=-1),
+            branches=(F.normalize(c, dim=-1), F.normalize(a, dim=-1)),
+        )
 
     def encode_image(self, images: torch.Tensor) -> ImageEmbedding:
         return self.embed_image(self.encode_concrete(images))
@@ -121,11 +159,40 @@ class ASHNet(nn.Module):
         return self.embed_text(self.encode_text_features(captions))
 
     def embed_stua(self, features: TextFeatures) -> ImageEmbedding:
-        """The spiking encoder's embedding of text tokens (through the STUA adapter), L2-normalised."""
+        """The spiking encoder's embedding of text tokens (through the STUA adapter), L2-normalised.
+
+        The encoder's BatchNorm layers keep separate running statistics for text: they are swapped
+        in for this pass and out after it, so captions never shift the statistics images are
+        normalised with at evaluation. (In training mode each pass normalises with its own batch
+        statistics anyway; the padding tokens of a text batch still count in them.)
+        """
         if not self.has_snn:
             raise ValueError("STUA needs the spiking branch; this model has abstract.enabled: false")
-        _, trace = self._abstract_embedding(self.stua_adapter(features.tokens), features.mask)
+        norms = [m for m in self.abstract.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        if not hasattr(self, "_text_statistics"):
+            # Not saved in checkpoints: only STUA passes use them, and in training mode those
+            # normalise with batch statistics.
+            self._text_statistics = [
+                {k: getattr(m, k).clone() for k in _RUNNING if getattr(m, k, None) is not None} for m in norms
+            ]
+        _swap_statistics(norms, self._text_statistics)
+        try:
+            _, trace = self._abstract_embedding(self.stua_adapter(features.tokens), features.mask)
+        finally:
+            _swap_statistics(norms, self._text_statistics)
         return trace
+
+
+_RUNNING = ("running_mean", "running_var", "num_batches_tracked")
+
+
+def _swap_statistics(norms: list[nn.Module], stored: list[dict[str, torch.Tensor]]) -> None:
+    """Exchange the running statistics of each BatchNorm in ``norms`` with ``stored`` (in place)."""
+    for norm, other in zip(norms, stored, strict=True):
+        for key, value in other.items():
+            current = getattr(norm, key)
+            other[key] = current
+            setattr(norm, key, value.to(current.device))  # the model may have moved since
 
 
 def build_model(cfg: ModelConfig | None = None) -> ASHNet:

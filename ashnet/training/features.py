@@ -30,6 +30,27 @@ class FeatureCache:
         i = torch.as_tensor(index)
         return ConcreteOutput(*(t[i].to(device) for t in self.concrete))
 
+    @torch.no_grad()
+    def embed(self, model, batch_size: int, device="cpu") -> tuple[torch.Tensor, torch.Tensor, float | None]:
+        """Embeddings of every cached image and caption (``[n, E]`` each, on the CPU) and the spiking
+        encoder's mean firing rate over the images in percent (None without the SNN branch)."""
+        model.eval()
+        n_images, n_texts = len(self.concrete.pooled), len(self.text.pooled)
+        images, spikes = [], 0.0
+        for s in range(0, n_images, batch_size):
+            out = model.embed_image(self.images(list(range(s, min(s + batch_size, n_images))), device))
+            images.append(out.embedding.float().cpu())
+            if out.firing_rate is not None:
+                spikes += float(out.firing_rate) * len(out.embedding)
+        texts = [
+            model.embed_text(self.captions(list(range(s, min(s + batch_size, n_texts))), device))
+            .float()
+            .cpu()
+            for s in range(0, n_texts, batch_size)
+        ]
+        rate = 100.0 * spikes / n_images if model.spiking else None
+        return torch.cat(images), torch.cat(texts), rate
+
     def captions(self, index: list[int], device) -> TextFeatures:
         i = torch.as_tensor(index)
         mask = self.text.mask[i]
@@ -42,8 +63,9 @@ class FeatureCache:
 
 
 def _fingerprint(module: torch.nn.Module, *parts) -> str:
-    """A hash of a module's weights and of what it is applied to."""
+    """A hash of a module's weights, what it is applied to and the thread count (it changes last bits)."""
     h = hashlib.sha256()
+    h.update(f"threads={torch.get_num_threads()}".encode())
     for name, t in sorted(module.state_dict().items()):
         h.update(name.encode())
         h.update(t.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from torch import nn
 from ..checkpoint import load_checkpoint
 from ..config import Config
 from ..data import ImageTextDataset, caption_index, load_pairs
-from ..evaluate import evaluate
+from ..evaluate import evaluate, recall_at_k
 from ..losses import compute_losses
 from ..models import ConcreteOutput, TextFeatures, build_model
 from ..models.abstract import rename_legacy_keys
@@ -19,7 +20,9 @@ from ..run import RunDir
 from .batches import batches_per_epoch, caption_choice
 from .features import cache_features
 from .loop import Schedule, optimise
-from .runtime import seed_everything, start_runtime
+from .runtime import pinned_threads, seed_everything, start_runtime
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["train", "ContrastiveStep", "load_init"]
 
@@ -60,6 +63,23 @@ def load_init(model: nn.Module, source: str | Path) -> int:
     return len(matched)
 
 
+def _warn_if_upsampled(table, image_size: int) -> None:
+    """Log a warning when the first image is smaller than ``data.image_size`` (it would be upsampled)."""
+    from PIL import Image
+
+    with Image.open(table.images[0].path) as image:
+        side = min(image.size)
+    if side < image_size:
+        logger.warning(
+            "%s is %d px but data.image_size is %d: images are upsampled, which adds no detail "
+            "(render or pick data at the size used, e.g. `ashnet data build openmoji --size %d`)",
+            table.images[0].path,
+            side,
+            image_size,
+            image_size,
+        )
+
+
 def train(
     config: Config,
     data: str | Path,
@@ -80,6 +100,18 @@ def train(
     dict
         ``step``, ``train_s``, ``cache_s``, the last logged ``losses`` and the last ``eval``.
     """
+    with pinned_threads(config.train.threads):
+        return _train(config, data, out, resume, cache_dir, progress)
+
+
+def _train(
+    config: Config,
+    data: str | Path,
+    out: str | Path,
+    resume: bool = False,
+    cache_dir: str | Path | None = None,
+    progress: bool = True,
+) -> dict:
     out = Path(out)
     runtime = start_runtime(config.train.device)
     RunDir(out).prepare(config, resume, write=runtime.is_main)
@@ -87,6 +119,7 @@ def train(
     train_table, val_table = table.split("train"), table.split("val")
     if not train_table.images:
         raise ValueError(f"{data} has no training images (rows with split 'train' or no split)")
+    _warn_if_upsampled(train_table, config.data.image_size)
     seed_everything(config.seed)
     model = build_model(config.model)
     if config.train.init is not None and not resume:
@@ -144,11 +177,31 @@ def train(
         checkpoint_every=t.checkpoint_every,
     )
 
+    val_cache = None
+    if val_table.images and model.frozen_concrete and model.frozen_text:
+        val_cache = cache_features(
+            model,
+            val_table,
+            caption_index(val_table).texts,
+            config.data.image_size,
+            2 * config.data.batch_size,
+            device,
+            cache_dir,
+            progress and runtime.is_main,
+        )
+
     def validate(m) -> dict:
-        result = evaluate(m, val_table, config.data.image_size, 2 * config.data.batch_size, progress=False)
-        flat = {f"{d}_{k}": v for d in ("i2t", "t2i") for k, v in getattr(result, d).items()}
-        if result.firing_rate is not None:
-            flat["firing_rate"] = result.firing_rate
+        if val_cache is not None:  # frozen encoders: embed the cached features, as in training
+            images, texts, rate = val_cache.embed(m, 2 * config.data.batch_size, device)
+            recall = recall_at_k(images @ texts.T, caption_index(val_table).text_image)
+        else:
+            result = evaluate(
+                m, val_table, config.data.image_size, 2 * config.data.batch_size, progress=False
+            )
+            recall, rate = {"i2t": result.i2t, "t2i": result.t2i}, result.firing_rate
+        flat = {f"{d}_{k}": v for d in ("i2t", "t2i") for k, v in recall[d].items()}
+        if rate is not None:
+            flat["firing_rate"] = rate
         return flat
 
     result = optimise(

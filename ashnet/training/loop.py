@@ -108,6 +108,8 @@ def optimise(
             loss_module, device_ids=ids, find_unused_parameters=True
         )
     logger = MetricsLogger(run_dir, enabled=runtime.is_main, resume_step=step if resume else None)
+    if not resume:  # a resumed run must keep the config (seed and threads) it was started with
+        logger.log("run", 0, {"seed": seed, "threads": torch.get_num_threads(), "torch": torch.__version__})
     per_epoch = batches_per_epoch(n_items, schedule.batch_size, runtime.world_size)
     trainable = [p for p in model.parameters() if p.requires_grad]
     result: dict = {"step": step}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +19,7 @@ __all__ = [
     "rng_state",
     "set_rng_state",
     "all_reduce_mean",
+    "pinned_threads",
 ]
 
 
@@ -71,6 +73,17 @@ def stop_runtime() -> bool:
     is_main = dist.get_rank() == 0
     dist.destroy_process_group()
     return is_main
+
+
+@contextmanager
+def pinned_threads(threads: int):
+    """Run the block with ``torch.set_num_threads(threads)``; the previous count is restored after."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def seed_everything(seed: int) -> None:

@@ -11,7 +11,7 @@ from ..run import RunDir
 from .features import cache_features
 from .image_text import ContrastiveStep, load_init
 from .loop import Schedule, optimise
-from .runtime import seed_everything, start_runtime
+from .runtime import pinned_threads, seed_everything, start_runtime
 
 __all__ = ["pretrain_stua", "read_captions"]
 
@@ -48,6 +48,18 @@ def pretrain_stua(
     :func:`read_captions`) and writes the run directory ``out`` (see :mod:`ashnet.run`). Start
     image-text training from it with ``ashnet train --init OUT/checkpoint.pt``.
     """
+    with pinned_threads(config.train.threads):
+        return _pretrain_stua(config, data, out, resume, cache_dir, progress)
+
+
+def _pretrain_stua(
+    config: Config,
+    data: str | Path,
+    out: str | Path,
+    resume: bool = False,
+    cache_dir: str | Path | None = None,
+    progress: bool = True,
+) -> dict:
     if not config.model.abstract.enabled:
         raise ValueError("STUA pre-training needs the spiking branch (model.abstract.enabled: true)")
     if config.stua.steps < 1:

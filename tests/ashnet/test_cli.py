@@ -10,7 +10,7 @@ from ashnet.config import load_config
 
 def test_config_list_and_show(capsys):
     assert main(["config", "list"]) == 0
-    assert capsys.readouterr().out.split() == ["baseline", "demo", "tiny"]
+    assert capsys.readouterr().out.split() == ["baseline", "demo", "tiny", "twin"]
     assert main(["config", "show", "tiny"]) == 0
     text = capsys.readouterr().out
     assert "time_steps: 2" in text and "hard_negative_beta" in text
@@ -18,7 +18,7 @@ def test_config_list_and_show(capsys):
     assert "neither a file nor a packaged config" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("command", ["config", "train", "eval", "pretrain-stua", "demo"])
+@pytest.mark.parametrize("command", ["config", "train", "eval", "pretrain-stua", "demo", "compare"])
 def test_every_command_has_help_with_examples(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
         build_parser().parse_args([command, "--help"])
@@ -69,16 +69,24 @@ def test_user_errors_are_one_line(tiny_pairs, tmp_path, capsys):
     assert "cannot fill one batch" in capsys.readouterr().err
 
 
-def test_quick_demo_writes_table_report_and_plots(tiny_pairs, tmp_path, capsys):
+@pytest.mark.slow
+def test_quick_demo_trains_every_control_over_seeds_and_reports(tiny_pairs, tmp_path, capsys):
     out = tmp_path / "demo"
-    assert main(["demo", "--quick", "--data", str(tiny_pairs.parent), "--out", str(out)]) == 0
+    argv = ["demo", "--quick", "--data", str(tiny_pairs.parent), "--out", str(out), "--seeds", "2"]
+    assert main([*argv, "--cross", f"again={tiny_pairs}"]) == 0
     printed = capsys.readouterr().out
-    assert "| metric | ASH-Net | ANN baseline |" in printed and "i2t R@1" in printed
+    assert "| metric | ASH-Net | ANN baseline | ANN twin |" in printed and "i2t R@1" in printed
+    for name in ("ASH-Net", "ANN baseline", "ANN twin", "ensemble of 2 baselines"):
+        assert f"| {name} | 2 | " in printed
+    assert "OpenMoji test, R@1 over 2 seed(s)" in printed and "again test" in printed
     report = (out / "report.md").read_text()
-    assert "firing rate" in report and "(no SNN)" in report
+    assert "firing rate" in report and "(no SNN)" in report and "paired bootstrap" in report
     for name in ("curves.png", "comparison.png"):
         assert (out / name).stat().st_size > 1000
-    assert (out / "ashnet-stua" / "checkpoint.pt").is_file()
-    assert load_config(out / "ashnet" / "config.yaml").train.init == str(
-        out / "ashnet-stua" / "checkpoint.pt"
+    for seed, name in ((0, "ashnet"), (1, "twin"), (1, "baseline-b")):
+        assert (out / f"seed{seed}" / name / "checkpoint.pt").is_file()
+    assert load_config(out / "seed1" / "baseline-b" / "config.yaml").seed == 1001
+    assert (out / "seed0" / "ashnet-stua" / "checkpoint.pt").is_file()
+    assert load_config(out / "seed0" / "ashnet" / "config.yaml").train.init == str(
+        out / "seed0" / "ashnet-stua" / "checkpoint.pt"
     )

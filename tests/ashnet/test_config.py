@@ -9,7 +9,7 @@ import pytest
 from ashnet.cli import main
 from ashnet.config import Config, ConfigError, dump_config, load_config, packaged_configs
 from ashnet.config.schema import Section
-from ashnet.demo import baseline_of
+from ashnet.demo import baseline_of, twin_of
 
 
 def test_packaged_configs_load_and_round_trip(tmp_path):
@@ -26,6 +26,15 @@ def test_baseline_yaml_is_the_demo_with_the_snn_off():
     assert baseline == baseline_of(load_config("demo"))
     assert not baseline.model.abstract.enabled
     assert not baseline.loss.st.enabled and not baseline.loss.stua.enabled
+
+
+def test_twin_yaml_is_the_demo_with_analog_neurons_and_one_step():
+    twin, demo = load_config("twin"), load_config("demo")
+    assert twin == twin_of(demo)
+    assert twin.model.abstract.neuron == "gelu" and twin.model.abstract.time_steps == 1
+    assert not twin.loss.st.enabled and twin.train == demo.train and twin.data == demo.data
+    with pytest.raises(ValueError, match="ANN twin"):
+        load_config("twin", ["model.abstract.time_steps=4"])
 
 
 def test_unknown_key_names_the_dotted_key_and_valid_keys(tmp_path):

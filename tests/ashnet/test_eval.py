@@ -101,3 +101,24 @@ def test_empty_split_is_a_clear_error(tiny_model, tiny_pairs):
     empty.images = []
     with pytest.raises(ValueError, match="no images"):
         evaluate(tiny_model, empty, 16, progress=False)
+
+
+def test_zero_shot_classes_are_shared_concepts_for_emoji_data(tmp_path, tiny_pairs):
+    from PIL import Image
+
+    from ashnet.data import load_pairs
+    from ashnet.evaluate import zero_shot_labels
+
+    rows = [
+        ("1F44D.png", "thumbs up"),
+        ("1F44D-1F3FD.png", "thumbs up medium skin tone"),
+        ("1F431.png", "cat"),
+    ]
+    for name, _ in rows:
+        Image.new("RGB", (4, 4), "white").save(tmp_path / name)
+    (tmp_path / "pairs.csv").write_text("image,caption\n" + "".join(f"{n},{c}\n" for n, c in rows))
+    labels, kind = zero_shot_labels(load_pairs(tmp_path / "pairs.csv"))
+    assert kind == "concept" and labels == ["thumbs up", "thumbs up", "cat face"]
+    table = load_pairs(tiny_pairs)  # files not named by emoji: each image's first caption
+    labels, kind = zero_shot_labels(table)
+    assert kind == "caption" and labels == [r.captions[0] for r in table.images]

@@ -119,11 +119,11 @@ def test_spatiotemporal_second_view_uses_time_means():
     torch.testing.assert_close(spatiotemporal_loss(one, 1.0, second_view=two), expected)
 
 
-def test_stua_target_is_detached():
+def test_stua_trains_both_sides():
     stua = normed(5, 4, seed=12).requires_grad_()
     text = normed(5, 4, seed=13).requires_grad_()
     stua_loss(stua, text, 1.0).backward()
-    assert stua.grad is not None and text.grad is None
+    assert stua.grad.abs().sum() > 0 and text.grad.abs().sum() > 0
 
 
 @pytest.mark.parametrize(
@@ -195,6 +195,34 @@ def test_st_encodings_mode(model, batch):
         compute_losses(direct, model.encode_concrete(images), text, only("st", mode="encodings"))
 
 
+def test_st_has_its_own_temperature(model, batch):
+    images, text = batch
+    net = copy.deepcopy(model).train()  # batch statistics: the untrained encoder spikes
+    concrete = net.encode_concrete(images)
+    torch.manual_seed(0)
+    first = compute_losses(net, concrete, text, only("st"))["st"]
+    assert abs(float(first) - math.log(len(images))) > 1e-3  # not the loss of identical views
+    with torch.no_grad():
+        net.logit_scale.fill_(0.0)  # the ITC temperature changes; the spatio-temporal loss does not
+    torch.manual_seed(0)
+    torch.testing.assert_close(compute_losses(net, concrete, text, only("st"))["st"], first)
+    torch.manual_seed(0)
+    hotter = compute_losses(net, concrete, text, only("st", temperature=1.0))["st"]
+    assert not torch.allclose(hotter, first)
+    with pytest.raises(ValueError, match="loss.st.temperature"):
+        SpatioTemporalObjective(temperature=0)
+
+
+def test_st_windows_share_no_time_step(model, batch):
+    """Each step embedding is that step's own spikes (not a running mean), so windows are disjoint."""
+    images, _ = batch
+    net = copy.deepcopy(model).train()
+    torch.manual_seed(0)
+    emb = net.embed_image(net.encode_concrete(images))
+    assert emb.spikes.sum() > 0
+    torch.testing.assert_close(emb.step_embeddings, net.abstract_proj(emb.spikes.mean(dim=2)))
+
+
 def test_captions_alone_give_only_stua(model, batch):
     losses = compute_losses(model, None, batch[1], LossConfig())
     assert losses["itc"].item() == 0.0 and losses["st"].item() == 0.0 and losses["stua"].item() > 0
@@ -228,6 +256,22 @@ def test_stua_trains_the_abstract_encoder_from_text_alone(model, batch):
         opt.step()
         history.append(loss.item())
     assert sum(history[-3:]) / 3 < history[0] - 0.1, history
-    assert net.text_proj.weight.grad is None  # the text target is detached
+    # STUA aligns to the text space ITC uses: the text projection learns too.
+    assert net.text_proj.weight.grad is not None and net.text_proj.weight.grad.abs().sum() > 0
     for name, tensor in net.concrete.state_dict().items():
         assert torch.equal(tensor, backbone[name]), name
+
+
+def test_per_head_itc_adds_each_branch_alone(model, batch):
+    images, text = batch
+    net = copy.deepcopy(model).eval()
+    concrete = net.encode_concrete(images)
+    torch.manual_seed(0)
+    fused = compute_losses(net, concrete, text, only("itc"))["itc"]
+    torch.manual_seed(0)
+    both = compute_losses(net, concrete, text, only("itc", per_head=0.5))["itc"]
+    torch.manual_seed(0)
+    image = net.embed_image(concrete)
+    text_emb = net.embed_text(text)
+    heads = sum(itc_loss(e, text_emb, net.logit_scale) for e in image.branches) / 2
+    torch.testing.assert_close(both, fused + 0.5 * heads)

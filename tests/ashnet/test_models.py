@@ -7,6 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+import neuro
 from ashnet.models import (
     AbstractConfig,
     AbstractEncoder,
@@ -215,7 +216,7 @@ def test_ashnet_shapes_for_each_variant(tiny_text_dir, variant):
     torch.testing.assert_close(txt.norm(dim=-1), torch.ones(3))
     if model.has_snn:
         assert emb.step_embeddings.shape == (4, 3, 8) and emb.spikes.shape == (4, 3, 16, 16)
-        torch.testing.assert_close(emb.step_embeddings.norm(dim=-1), torch.ones(4, 3))
+        torch.testing.assert_close(emb.step_embeddings, model.abstract_proj(emb.spikes.mean(dim=2)))
         assert 0 <= float(emb.firing_rate) <= 1
         stua = model.embed_stua(model.encode_text_features(CAPTIONS))
         assert stua.embedding.shape == (3, 8) and stua.step_embeddings.shape == (4, 3, 8)
@@ -262,3 +263,47 @@ def test_unfrozen_backbone_is_trained(tiny_text_dir):
 def test_build_model_rejects_a_plain_dict():
     with pytest.raises(TypeError, match="ModelConfig"):
         build_model({"embed_dim": 8})
+
+
+def test_ann_twin_has_the_same_parameters_and_no_spikes(tiny_text_dir):
+    hybrid = build_model(tiny_config(tiny_text_dir, neuron="lif"))
+    twin = build_model(tiny_config(tiny_text_dir, neuron="gelu", time_steps=1))
+    shapes = {k: v.shape for k, v in hybrid.state_dict().items()}
+    assert {k: v.shape for k, v in twin.state_dict().items()} == shapes  # parameter-matched
+    assert not any(isinstance(m, neuro.SpikingNeuron) for m in twin.modules())
+    assert twin.has_snn and not twin.spiking and hybrid.spiking
+    emb = twin.embed_image(twin.encode_concrete(images()))
+    assert emb.firing_rate is None and emb.step_embeddings.shape == (1, 3, 8)
+    assert len(emb.spikes.unique()) > 2  # real values, not spikes
+    with pytest.raises(ValueError, match="ANN twin"):
+        AbstractConfig(neuron="gelu", time_steps=4)
+
+
+def test_stua_text_keeps_its_own_norm_statistics(tiny_text_dir):
+    model = build_model(tiny_config(tiny_text_dir, block="mlp")).train()
+    norms = [m for m in model.abstract.modules() if isinstance(m, torch.nn.BatchNorm1d)]
+    assert norms
+    model.embed_image(model.encode_concrete(images()))
+    image_stats = [m.running_mean.clone() for m in norms]
+    model.embed_stua(model.encode_text_features(CAPTIONS))
+    for m, before in zip(norms, image_stats, strict=True):
+        assert torch.equal(m.running_mean, before)  # text did not move the image statistics
+    text_stats = model._text_statistics
+    assert any(not torch.equal(t["running_mean"], torch.zeros_like(t["running_mean"])) for t in text_stats)
+    model.embed_image(model.encode_concrete(images()))
+    assert not torch.equal(norms[0].running_mean, image_stats[0])  # images still update their own
+    assert set(model.state_dict()) == set(build_model(tiny_config(tiny_text_dir, block="mlp")).state_dict())
+
+
+def test_token_dropout_hides_tokens_in_training_only(tiny_text_dir):
+    model = build_model(tiny_config(tiny_text_dir, block="mlp", token_dropout=0.5))
+    concrete = model.encode_concrete(images())
+    model.eval()
+    torch.testing.assert_close(model.embed_image(concrete).embedding, model.embed_image(concrete).embedding)
+    model.train()
+    torch.manual_seed(0)
+    keep = model._token_keep(concrete.tokens)
+    assert keep.shape == concrete.tokens.shape[:2] and keep.any(dim=1).all()
+    assert 0.2 < keep.float().mean() < 0.8
+    with pytest.raises(ValueError, match="token_dropout"):
+        AbstractConfig(token_dropout=1.0)

@@ -101,7 +101,7 @@ def test_each_objective_switches_on_and_off(tiny_pairs, tmp_path, overrides, act
     else:
         cfg = load_config("tiny", ["train.max_steps=2", *overrides])
     train(cfg, tiny_pairs, tmp_path / "run", progress=False)
-    first = read_metrics(tmp_path / "run")[0]
+    first = next(e for e in read_metrics(tmp_path / "run") if e["event"] == "train")
     for name in ("itc", "st", "stua"):
         assert (first[name] > 0) == (name in active), (name, first)
     weights = {"itc": cfg.loss.itc.weight, "st": cfg.loss.st.weight, "stua": cfg.loss.stua.weight}
@@ -135,7 +135,7 @@ def test_stua_pretraining_initialises_training(tiny_pairs, tmp_path):
     cfg = load_config("tiny")
     result = pretrain_stua(cfg, tiny_pairs, tmp_path / "stua", progress=False)
     assert result["step"] == cfg.stua.steps
-    assert [e["event"] for e in read_metrics(tmp_path / "stua")] == ["train"] * cfg.stua.steps
+    assert [e["event"] for e in read_metrics(tmp_path / "stua")] == ["run"] + ["train"] * cfg.stua.steps
     trained = load_checkpoint(tmp_path / "stua")["model"]
     fresh = build_model(cfg.model)
     before = fresh.stua_adapter.weight.clone()
@@ -147,3 +147,28 @@ def test_stua_pretraining_initialises_training(tiny_pairs, tmp_path):
     pretrain_stua(cfg, txt, tmp_path / "stua_txt", progress=False)
     with pytest.raises(ValueError, match="needs the spiking branch"):
         pretrain_stua(baseline_of(cfg), txt, tmp_path / "x", progress=False)
+
+
+def test_same_seed_and_threads_give_identical_runs_and_both_are_logged(tiny_pairs, tmp_path):
+    before = torch.get_num_threads()
+    runs = {}
+    for name, threads in (("a", 1), ("b", 1), ("c", 2)):
+        cfg = load_config("tiny", ["train.max_steps=3", "seed=7", f"train.threads={threads}"])
+        train(cfg, tiny_pairs, tmp_path / name, progress=False)
+        runs[name] = tmp_path / name
+        assert torch.get_num_threads() == before  # the pin is undone after the run
+    a, b = load_checkpoint(runs["a"])["model"], load_checkpoint(runs["b"])["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert read_metrics(runs["a"]) == read_metrics(runs["b"])
+    for name, threads in (("a", 1), ("c", 2)):
+        (run,) = [e for e in read_metrics(runs[name]) if e["event"] == "run"]
+        assert run["seed"] == 7 and run["threads"] == threads and run["step"] == 0
+    with pytest.raises(ValueError, match="train.threads"):
+        load_config("tiny", ["train.threads=0"])
+
+
+def test_training_warns_when_images_would_be_upsampled(tiny_pairs, tmp_path, caplog):
+    cfg = load_config("tiny", ["train.max_steps=1", "data.image_size=32"])  # the files are 16 px
+    with caplog.at_level("WARNING", logger="ashnet.training.image_text"):
+        train(cfg, tiny_pairs, tmp_path / "run", progress=False)
+    assert "is 16 px but data.image_size is 32" in caplog.text
