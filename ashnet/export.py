@@ -203,7 +203,6 @@ def manifest(model, config, checkpoint: str, parts: list[dict]) -> dict:
     """How the exported parts connect; ``parts`` are the entries written (others get ``file: null``)."""
     snn = model.has_snn
     encoding = model.abstract.cfg.encoding if snn else None
-    text_source = config.model.text.path or "the packaged all-MiniLM-L6-v2"
     connections = [["concrete.pooled", "image_head.pooled"], ["text.pooled", "text_head.pooled"]]
     if snn:
         connections[1:1] = [
@@ -219,10 +218,9 @@ def manifest(model, config, checkpoint: str, parts: list[dict]) -> dict:
     entries[-2] = {
         "name": "text",
         "kind": "ann",
-        "format": "transformers",
+        "format": config.model.text.backbone,
         "file": None,
-        "source": f"{text_source} with its tokenizer (max_length {config.model.text.max_length}), "
-        "token features mean-pooled over the attention mask",
+        "source": model.text.source,
     }
     return {
         "format": "ashnet-export/1",

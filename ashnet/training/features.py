@@ -172,7 +172,7 @@ def cache_features(
     if table is not None and model.frozen_concrete:
         concrete = _image_features(model.concrete, table, image_size, batch_size, device, folder, progress)
     if captions is not None and model.frozen_text:
-        key = _fingerprint(model.text, captions, model.text.max_length)
+        key = _fingerprint(model.text, captions, model.text.source)
         text = _cached(
             folder / f"captions-{key}.pt" if folder else None,
             TextFeatures,
