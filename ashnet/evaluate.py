@@ -1,4 +1,5 @@
-"""Evaluation: image-text retrieval recall (COCO/Flickr protocol), zero-shot classification, firing rates."""
+"""Evaluation: image-text retrieval recall (COCO/Flickr protocol), zero-shot classification, firing rates,
+per caption language."""
 
 from __future__ import annotations
 
@@ -17,9 +18,15 @@ __all__ = [
     "zero_shot_accuracy",
     "zero_shot_labels",
     "evaluate",
+    "evaluate_languages",
+    "ZERO_SHOT_TEMPLATES",
 ]
 
 KS = (1, 5, 10)
+# Zero-shot prompts per caption language, each saying "an emoji of X" as that language would.
+# Urdu avoids a genitive postposition, which would have to agree with the loanword's gender.
+# Languages not listed are prompted with the bare class name.
+ZERO_SHOT_TEMPLATES = {"en": "an emoji of {}", "ja": "{}の絵文字", "sw": "emoji ya {}", "ur": "ایموجی: {}"}
 
 
 @dataclass
@@ -127,9 +134,11 @@ def embed_texts(model, captions: list[str], batch_size: int, device: torch.devic
 
 
 @torch.no_grad()
-def embed_table(model, table, image_size: int, batch_size: int, device, progress: bool = True) -> Embeddings:
-    """Embed every image and every caption of ``table``, recording firing rates of the image path."""
-    from .data import ImageTextDataset, caption_index
+def embed_images(
+    model, table, image_size: int, batch_size: int, device, progress: bool = True
+) -> tuple[torch.Tensor, dict[str, float], float | None]:
+    """Image embeddings ``[n_images, E]`` of ``table``, firing rates per spiking layer and overall."""
+    from .data import ImageTextDataset
 
     model.eval()
     loader = torch.utils.data.DataLoader(
@@ -143,12 +152,21 @@ def embed_table(model, table, image_size: int, batch_size: int, device, progress
     finally:
         if monitor is not None:
             monitor.remove()
+    if monitor is None:
+        return torch.cat(images), {}, None
+    rates = {name: rate for name, rate in monitor.firing_rates().items() if rate == rate}  # NaN: not run
+    return torch.cat(images), rates, float(monitor.firing_rate())
+
+
+@torch.no_grad()
+def embed_table(model, table, image_size: int, batch_size: int, device, progress: bool = True) -> Embeddings:
+    """Embed every image and every caption of ``table``, recording firing rates of the image path."""
+    from .data import caption_index
+
+    images, rates, firing_rate = embed_images(model, table, image_size, batch_size, device, progress)
     index = caption_index(table)
     texts = embed_texts(model, index.texts, batch_size, device)
-    if monitor is None:
-        return Embeddings(torch.cat(images), texts, index.text_image)
-    rates = {name: rate for name, rate in monitor.firing_rates().items() if rate == rate}  # NaN: not run
-    return Embeddings(torch.cat(images), texts, index.text_image, rates, float(monitor.firing_rate()))
+    return Embeddings(images, texts, index.text_image, rates, firing_rate)
 
 
 @torch.no_grad()
@@ -209,6 +227,10 @@ def evaluate(
         raise ValueError("nothing to evaluate: the table has no images (check --split)")
     device = next(model.parameters()).device
     emb = embed_table(model, table, image_size, batch_size, device, progress)
+    return _scores(model, emb, zero_shot_labels, template, batch_size)
+
+
+def _scores(model, emb: Embeddings, labels: list[str] | None, template: str, batch_size: int) -> Evaluation:
     recall = recall_at_k(emb.images @ emb.texts.t(), emb.text_image)
     return Evaluation(
         i2t=recall["i2t"],
@@ -218,6 +240,50 @@ def evaluate(
         firing_rate=None if emb.firing_rate is None else 100.0 * emb.firing_rate,
         layer_firing_rates={name: 100.0 * r for name, r in emb.layer_firing_rates.items()},
         zero_shot=None
-        if zero_shot_labels is None
-        else zero_shot_accuracy(model, emb.images, zero_shot_labels, template),
+        if labels is None
+        else zero_shot_accuracy(model, emb.images, labels, template, batch_size),
     )
+
+
+def evaluate_languages(
+    model,
+    table,
+    languages: list[str],
+    image_size: int,
+    batch_size: int = 256,
+    zero_shot: bool = False,
+    template: str | None = None,
+    progress: bool = True,
+) -> dict[str, Evaluation]:
+    """:func:`evaluate` once per caption language, the images embedded once.
+
+    For each language (``"en"``: the main captions, another code: ``caption_<code>``) the images
+    with a caption in it are ranked against those captions. With ``zero_shot`` each image's first
+    caption in the language is its class, prompted with ``template`` or else that language's
+    :data:`ZERO_SHOT_TEMPLATES` entry (the bare name where there is none).
+
+    Raises
+    ------
+    ValueError
+        The table has no images, or none has a caption in one of ``languages`` (named).
+    """
+    from .data import MAIN_LANGUAGE, PairTable, caption_index
+
+    if not table.images:
+        raise ValueError("nothing to evaluate: the table has no images (check --split)")
+    empty = [lang for lang in languages if not any(r.captions_in(lang) for r in table.images)]
+    if empty:
+        raise ValueError(f"no captions in {empty}; the table has {[MAIN_LANGUAGE, *table.languages]}")
+    device = next(model.parameters()).device
+    images, rates, firing_rate = embed_images(model, table, image_size, batch_size, device, progress)
+    results = {}
+    for lang in languages:
+        keep = [i for i, r in enumerate(table.images) if r.captions_in(lang)]
+        part = PairTable([table.images[i] for i in keep])
+        index = caption_index(part, lang)
+        texts = embed_texts(model, index.texts, batch_size, device)
+        emb = Embeddings(images[keep], texts, index.text_image, rates, firing_rate)
+        labels = [r.captions_in(lang)[0] for r in part.images] if zero_shot else None
+        prompt = template if template is not None else ZERO_SHOT_TEMPLATES.get(lang, "{}")
+        results[lang] = _scores(model, emb, labels, prompt, batch_size)
+    return results

@@ -1,4 +1,4 @@
-"""``ashnet eval``: retrieval recall, firing rate and zero-shot accuracy of a trained run."""
+"""``ashnet eval``: retrieval recall, firing rate and zero-shot accuracy of a trained run, per language."""
 
 from __future__ import annotations
 
@@ -11,6 +11,9 @@ examples:
   ashnet eval --checkpoint runs/ashnet/checkpoint.pt --data pairs.csv --split val --json
   ashnet eval --checkpoint runs/ashnet --data pairs.csv --zero-shot
   ashnet eval --checkpoint runs/coco --data karpathy.json --zero-shot --template "a photo of {}"
+  ashnet eval --checkpoint runs/e5 --data data/openmoji/pairs.csv --lang sw --zero-shot
+  ashnet eval --checkpoint runs/e5 --data data/openmoji/pairs.csv --lang en,ja,sw,ur --zero-shot
+  ashnet eval --checkpoint runs/e5 --data data/openmoji/pairs.csv --lang all --json
 
 --json prints one object: {"i2t": {"r1", "r5", "r10"}, "t2i": {...}, "n_images", "n_texts",
 "firing_rate"}; recalls and the firing rate (mean over spiking layers, spikes per neuron per step)
@@ -21,6 +24,13 @@ TEMPLATE.format(class)) and "zero_shot_classes" (what the classes are). For emoj
 Twemoji: image files named by code points) the classes are the emoji concepts, shared by skin-tone,
 gender and family variants ("concept"); for other data each image's first caption is its class
 ("caption": prompted image-to-text retrieval rather than classification into shared classes).
+
+--lang ranks the captions of other languages (the caption_<lang> columns; "en" is the main
+caption column; "all" is every language of the file) and prints one table, a row per language;
+each language's row covers the images with a caption in it. Its zero-shot prompts are in the
+language ("an emoji of {}", "{}の絵文字", "emoji ya {}", "ایموجی: {}"; the bare name for the
+others) unless --template is given. With --json: {"languages": {LANG: {... as above ...}}}.
+A multilingual model needs model.text.backbone: multilingual-e5-small.
 """
 
 
@@ -42,8 +52,12 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument(
         "--template",
-        default="an emoji of {}",
-        help="zero-shot prompt, {} is the class (default: %(default)r)",
+        help="zero-shot prompt, {} is the class (default: 'an emoji of {}', per language with --lang)",
+    )
+    parser.add_argument(
+        "--lang",
+        metavar="LANGS",
+        help="caption language(s): a code (sw), a comma list (en,ja,sw,ur) or all; one row each",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(run=run)
@@ -52,13 +66,16 @@ def add_parser(subparsers) -> None:
 def run(args) -> int:
     from ..checkpoint import load_run
     from ..data import load_pairs
-    from ..evaluate import evaluate, zero_shot_labels
+    from ..evaluate import ZERO_SHOT_TEMPLATES, evaluate, zero_shot_labels
 
     model, config = load_run(args.checkpoint, args.device)
     table = load_pairs(args.data).split(args.split)
+    if args.lang is not None:
+        return _run_languages(args, model, config, table)
     labels, classes = zero_shot_labels(table) if args.zero_shot else (None, None)
+    template = args.template if args.template is not None else ZERO_SHOT_TEMPLATES["en"]
     result = evaluate(
-        model, table, config.data.image_size, args.batch_size, labels, args.template, progress=not args.json
+        model, table, config.data.image_size, args.batch_size, labels, template, progress=not args.json
     )
     if args.json:
         out = result.to_json()
@@ -79,4 +96,53 @@ def run(args) -> int:
     if result.zero_shot is not None:
         n = len(set(labels))
         print(f"  zero-shot accuracy {result.zero_shot:.1f}% over {n} classes ({classes} names)")
+    return 0
+
+
+def _languages(spec: str, table) -> list[str]:
+    from ..data import MAIN_LANGUAGE
+
+    if spec == "all":
+        return [MAIN_LANGUAGE, *table.languages]
+    languages = [lang.strip() for lang in spec.split(",")]
+    if not all(languages):
+        raise ValueError(f"--lang {spec!r}: give language codes separated by commas, e.g. en,sw")
+    return list(dict.fromkeys(languages))
+
+
+def _run_languages(args, model, config, table) -> int:
+    from ..evaluate import evaluate_languages
+
+    languages = _languages(args.lang, table)
+    results = evaluate_languages(
+        model,
+        table,
+        languages,
+        config.data.image_size,
+        args.batch_size,
+        zero_shot=args.zero_shot,
+        template=args.template,
+        progress=not args.json,
+    )
+    if args.json:
+        out = {
+            lang: {**r.to_json(), **({"zero_shot": r.zero_shot} if args.zero_shot else {})}
+            for lang, r in results.items()
+        }
+        print(json.dumps({"languages": out}, ensure_ascii=False))
+        return 0
+    print(f"{args.split}: {len(table)} images; retrieval per caption language (recall in %)")
+    header = f"{'lang':<5} {'images':>6} {'texts':>6}  i2t R@1    R@5   R@10  t2i R@1    R@5   R@10"
+    print(header + ("  zero-shot" if args.zero_shot else ""))
+    for lang, r in results.items():
+        recalls = "  ".join(
+            f"{d[k]:7.1f}" if k == "r1" else f"{d[k]:5.1f}" for d in (r.i2t, r.t2i) for k in d
+        )
+        row = f"{lang:<5} {r.n_images:>6} {r.n_texts:>6}  {recalls}"
+        print(row + (f"  {r.zero_shot:9.1f}" if args.zero_shot else ""))
+    first = next(iter(results.values()))
+    if first.firing_rate is not None:
+        print(
+            f"firing rate {first.firing_rate:.2f}% (mean of {len(first.layer_firing_rates)} spiking layers)"
+        )
     return 0

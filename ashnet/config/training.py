@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from .schema import Section, at_least, non_empty, non_negative, positive, setting
+from .schema import Check, Section, at_least, non_empty, non_negative, positive, setting, unique
 
 __all__ = ["DataConfig", "TrainConfig", "StuaConfig"]
+
+_codes = Check("language codes such as en, sw", lambda v: all(code.strip() for code in v))
 
 
 @dataclass
@@ -16,12 +18,16 @@ class DataConfig(Section, path="data"):
 
     ``image_size``: side of the square images in pixels; ``batch_size``: images per step (per process
     under torchrun, so the global batch is ``batch_size * world_size``); ``num_workers``: DataLoader
-    worker processes for image loading.
+    worker processes for image loading. ``languages``: the caption languages trained on (and
+    validated on): ``en`` is the main ``caption`` column, another code its ``caption_<code>``
+    column; with several, each image's captions in all of them are pooled and one is drawn per
+    epoch (see :meth:`ashnet.data.PairTable.in_languages`).
     """
 
     image_size: int = setting(64, at_least(1))
     batch_size: int = setting(64, at_least(1))
     num_workers: int = setting(0, at_least(0))
+    languages: tuple[str, ...] = setting(("en",), non_empty, unique, _codes)
 
 
 @dataclass

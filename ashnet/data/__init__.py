@@ -5,9 +5,10 @@ from ashnet.data.formats import load_pairs
 from ashnet.data.images import load_image, open_image
 from ashnet.data.openmoji import build_openmoji, load_manifest
 from ashnet.data.scenes import build_scenes
-from ashnet.data.table import SPLITS, BadRow, ImageRecord, PairTable
+from ashnet.data.table import MAIN_LANGUAGE, SPLITS, BadRow, ImageRecord, PairTable
 
 __all__ = [
+    "MAIN_LANGUAGE",
     "SPLITS",
     "BadRow",
     "CaptionIndex",

@@ -86,13 +86,13 @@ def caption_index(table: PairTable, language: str | None = None) -> CaptionIndex
     table : PairTable
         The images (usually one split).
     language : str, optional
-        Use the ``caption_<language>`` captions instead of the main ones; images without a
-        caption in that language contribute no texts.
+        Use the ``caption_<language>`` captions instead of the main ones (``"en"``: the main
+        ones); images without a caption in that language contribute no texts.
     """
     texts: list[str] = []
     owners: list[int] = []
     for i, record in enumerate(table.images):
-        captions = record.captions if language is None else record.extra.get(language, [])
+        captions = record.captions if language is None else record.captions_in(language)
         texts.extend(captions)
         owners.extend([i] * len(captions))
     if not texts:

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 SPLITS = ("train", "val", "test")
+# The language of the main ``caption`` column (English in the built-in data and in COCO).
+MAIN_LANGUAGE = "en"
 
 
 @dataclass
@@ -29,6 +31,10 @@ class ImageRecord:
     captions: list[str]
     split: str
     extra: dict[str, list[str]] = field(default_factory=dict)
+
+    def captions_in(self, language: str) -> list[str]:
+        """The captions in ``language``: the main ones for :data:`MAIN_LANGUAGE`, else ``extra``'s."""
+        return self.captions if language == MAIN_LANGUAGE else self.extra.get(language, [])
 
 
 @dataclass(frozen=True)
@@ -88,3 +94,21 @@ class PairTable:
         if name not in SPLITS:
             raise ValueError(f"unknown split {name!r}; expected one of {', '.join(SPLITS)}")
         return PairTable([r for r in self.images if r.split == name], self.bad_rows)
+
+    def in_languages(self, languages) -> PairTable:
+        """The images with their captions in ``languages`` pooled as their captions.
+
+        ``"en"`` (:data:`MAIN_LANGUAGE`) stands for the main captions, any other code for the
+        ``caption_<code>`` ones; an image keeps its main captions first, then each language's in
+        the order given. Images with no caption in any of ``languages`` are left out. Training on
+        the result draws among every language's captions of an image.
+        """
+        languages = list(dict.fromkeys(languages))
+        if not languages:
+            raise ValueError("give at least one language")
+        images = []
+        for record in self.images:
+            captions = [c for lang in languages for c in record.captions_in(lang)]
+            if captions:
+                images.append(ImageRecord(record.path, captions, record.split, record.extra))
+        return PairTable(images, self.bad_rows)

@@ -115,10 +115,13 @@ def _train(
     out = Path(out)
     runtime = start_runtime(config.train.device)
     RunDir(out).prepare(config, resume, write=runtime.is_main)
-    table = load_pairs(data)
+    table = load_pairs(data).in_languages(config.data.languages)
     train_table, val_table = table.split("train"), table.split("val")
     if not train_table.images:
-        raise ValueError(f"{data} has no training images (rows with split 'train' or no split)")
+        raise ValueError(
+            f"{data} has no training images with captions in {list(config.data.languages)} "
+            "(rows with split 'train' or no split)"
+        )
     _warn_if_upsampled(train_table, config.data.image_size)
     seed_everything(config.seed)
     model = build_model(config.model)

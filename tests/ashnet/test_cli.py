@@ -10,7 +10,7 @@ from ashnet.config import load_config
 
 def test_config_list_and_show(capsys):
     assert main(["config", "list"]) == 0
-    assert capsys.readouterr().out.split() == ["baseline", "demo", "tiny", "twin"]
+    assert capsys.readouterr().out.split() == ["baseline", "demo", "multilingual", "tiny", "twin"]
     assert main(["config", "show", "tiny"]) == 0
     text = capsys.readouterr().out
     assert "time_steps: 2" in text and "hard_negative_beta" in text
