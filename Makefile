@@ -6,8 +6,9 @@ STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 DOCS_STAMP := $(VENV)/.installed-docs
 CLDR_STAMP := $(VENV)/.installed-cldr
-# Unicode CLDR emoji names in many languages (JSON), read by ashnet/data/cldr.py from $(VENV)/share/ashnet.
-CLDR_PACKAGES := cldr-annotations-full@48.2.0 cldr-annotations-derived-full@48.2.0
+# Emoji data as JSON from npm, read from $(VENV)/share/ashnet: Unicode CLDR names in many languages
+# (ashnet/data/cldr.py) and the Unicode emoji groups and subgroups (ashnet/data/emoji_groups.py).
+NPM_PACKAGES := cldr-annotations-full@48.2.0 cldr-annotations-derived-full@48.2.0 emoji-datasource@16.0.0
 
 # The cross-style evaluation set (Twemoji, CC-BY 4.0): `make cross-style`, then `ashnet data build twemoji`.
 TWEMOJI_PACKAGE := emoji-datasource-twitter@16.0.0
@@ -24,9 +25,9 @@ $(STAMP): $(BIN)/python setup.cfg pyproject.toml
 
 $(CLDR_STAMP): $(BIN)/python
 	@if command -v npm >/dev/null; then \
-		npm install --prefix $(VENV)/share/ashnet --no-audit --no-fund --loglevel=error $(CLDR_PACKAGES); \
+		npm install --prefix $(VENV)/share/ashnet --no-audit --no-fund --loglevel=error $(NPM_PACKAGES); \
 	elif [ -d /usr/share/unicode/cldr/common/annotations ]; then \
-		echo "CLDR emoji names: npm not found, using Debian's unicode-cldr-core"; \
+		echo "CLDR emoji names: npm not found, using Debian's unicode-cldr-core (emoji groups need npm)"; \
 	else \
 		echo "CLDR emoji names need npm (apt-get install npm) or Debian's unicode-cldr-core" >&2; exit 1; \
 	fi

@@ -126,7 +126,8 @@ def _build_scenes(args: argparse.Namespace) -> int:
     manifest = load_manifest(args.out)
     splits = ", ".join(f"{name} {count}" for name, count in manifest["splits"].items())
     tasks = ", ".join(f"{name} {count}" for name, count in manifest["tasks"].items())
-    print(f"{path}: {manifest['n_images']} scenes ({splits}), {seconds:.1f} s")
+    odd = manifest["tasks"].get("unrelated", 0)
+    print(f"{path}: {manifest['n_images']} scenes ({splits}; {odd} of them odd-one-out), {seconds:.1f} s")
     print(f"examples: {tasks}")
     return 0
 

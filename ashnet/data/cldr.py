@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["CldrSource", "cldr_source", "cldr_names", "emoji_key", "NPM_PACKAGES", "ENV_VAR"]
+__all__ = ["CldrSource", "cldr_source", "cldr_names", "emoji_key", "npm_roots", "NPM_PACKAGES", "ENV_VAR"]
 
 # The npm packages `make test` / `make demo` install into <venv>/share/ashnet (see the Makefile).
 NPM_PACKAGES = ("cldr-annotations-full", "cldr-annotations-derived-full")
@@ -56,12 +56,17 @@ def _xml_source(root: Path) -> CldrSource | None:
     return CldrSource("xml", root, f"xml {stamp}")
 
 
-def _candidates() -> list[Path]:
+def npm_roots() -> list[Path]:
+    """Folders that may hold the npm packages: under ``$ASHNET_CLDR`` if set, else ``<venv>/share/ashnet``."""
     chosen = os.environ.get(ENV_VAR)
     if chosen:
-        root = Path(chosen)
-        return [root, root / "node_modules", root / "common"]
-    return [Path(sys.prefix) / "share" / "ashnet" / "node_modules", DEBIAN_ROOT]
+        return [Path(chosen), Path(chosen) / "node_modules"]
+    return [Path(sys.prefix) / "share" / "ashnet" / "node_modules"]
+
+
+def _candidates() -> list[Path]:
+    chosen = os.environ.get(ENV_VAR)
+    return npm_roots() + [Path(chosen) / "common" if chosen else DEBIAN_ROOT]
 
 
 def cldr_source() -> CldrSource:

@@ -33,7 +33,8 @@ def load_pairs(
     The format follows the extension: ``.csv`` / ``.tsv`` with a header
     ``image,caption[,split][,caption_<lang>...]``; ``.jsonl`` with the same keys on each line;
     ``.json`` in COCO-captions form (``images`` + ``annotations``; an image entry may carry a
-    ``split``) or Karpathy-split form (``images`` with ``filename``, ``split``, ``sentences``),
+    ``split``, an annotation ``caption_<lang>`` keys) or Karpathy-split form (``images`` with
+    ``filename``, ``split``, ``sentences``),
     such as ``scenes.json`` of :func:`ashnet.data.build_scenes`. Rows naming the same image are
     grouped into one record. Rows without a split are ``"train"``; Karpathy's ``restval`` is
     ``"train"``. An empty ``caption_<lang>`` value means "no caption in that language".
@@ -279,8 +280,8 @@ def _read_coco(data: dict, builder: _TableBuilder) -> None:
     annotations = data["annotations"]
     if not isinstance(annotations, list):
         raise ValueError(f"{builder.source}: 'annotations' must be a list")
-    # image id -> (where, file name, split, [(where, caption), ...])
-    by_id: dict[int | str, tuple[str, Any, Any, list[tuple[str, Any]]]] = {}
+    # image id -> (where, file name, split, [(where, caption, {lang: caption}), ...])
+    by_id: dict[int | str, tuple[str, Any, Any, list[tuple[str, Any, dict]]]] = {}
     for i, entry in enumerate(data["images"]):
         image_id = entry.get("id") if isinstance(entry, dict) else None
         if not isinstance(image_id, int | str) or "file_name" not in entry:
@@ -292,12 +293,17 @@ def _read_coco(data: dict, builder: _TableBuilder) -> None:
         if not isinstance(image_id, int | str) or image_id not in by_id:
             builder.bad(f"annotations[{i}]", f"annotation refers to unknown image_id {image_id!r}")
             continue
-        by_id[image_id][3].append((f"annotations[{i}]", entry.get("caption")))
+        extra = {
+            key[len(EXTRA_PREFIX) :]: text
+            for key, text in entry.items()
+            if key.startswith(EXTRA_PREFIX) and text is not None
+        }
+        by_id[image_id][3].append((f"annotations[{i}]", entry.get("caption"), extra))
     for image_where, file_name, split, captions in by_id.values():
         if not captions:
             builder.bad(image_where, f"image {file_name!r} has no captions")
-        for where, caption in captions:
-            builder.add(where, file_name, caption, split)
+        for where, caption, extra in captions:
+            builder.add(where, file_name, caption, split, extra)
 
 
 def _read_karpathy(images: list[dict], builder: _TableBuilder) -> None:

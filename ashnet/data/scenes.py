@@ -12,8 +12,10 @@
   target, and ``template`` plus ``slots`` (emoji slots hold category ids) to word it again in another
   language (:mod:`ashnet.data.scene_text`).
 
-Builders may add keys: ``<text field>_<lang>`` for a translation (``question_sw``) and
-``rationale``; readers ignore keys they do not know. Emoji are split by
+:func:`ashnet.data.scene_multilingual.enrich` adds ``<text field>_<lang>`` (``question_sw``) in
+Japanese, Swahili and Urdu, a ``rationale`` on every example, odd-one-out scenes and the tasks
+``unrelated``, ``colour``, ``recognise`` and ``rationale``; readers ignore keys they do not know.
+Emoji are split by
 :func:`ashnet.data.openmoji.emoji_split` (by concept), so a test scene holds only test emoji.
 """
 
@@ -31,13 +33,21 @@ from tqdm import tqdm
 
 from ashnet.data.formats import load_pairs
 from ashnet.data.openmoji import _write_atomic, build_openmoji, concept, emoji_split, load_manifest
+from ashnet.data.scene_multilingual import (
+    EXTRA_TASKS,
+    SLOTS,
+    enrich,
+    main_colour,
+    odd_one_out,
+    unrelated_example,
+)
 from ashnet.data.scene_text import POSITIONS, render
 from ashnet.data.table import SPLITS
 
 logger = logging.getLogger(__name__)
 
 # Bump when layouts, texts or the JSON change, so that cached builds are rebuilt.
-BUILDER_VERSION = 1
+BUILDER_VERSION = 2
 SCENES = "scenes.json"
 MANIFEST = "manifest.json"
 MAX_OBJECTS = 6
@@ -169,14 +179,19 @@ def _ink(emoji: _Emoji) -> tuple[float, float, float, float]:
     return emoji.ink
 
 
-def _layout(rng: np.random.Generator, pool: list[_Emoji], size: int) -> tuple[list[_Object], list]:
-    """Choose 1-6 objects of 1-3 kinds and place them without overlap; return objects and placements."""
-    n = int(rng.integers(1, MAX_OBJECTS + 1))
-    k = int(rng.integers(1, min(MAX_KINDS, n) + 1))
-    kinds = rng.choice(len(pool), k, replace=False).tolist()
-    cuts = sorted(rng.choice(np.arange(1, n), k - 1, replace=False).tolist()) if k > 1 else []
-    counts = np.diff([0, *cuts, n]).tolist()
-    members = [kind for kind, c in zip(kinds, counts, strict=True) for _ in range(c)]
+def _layout(
+    rng: np.random.Generator, pool: list[_Emoji], size: int, members: list[int] | None = None
+) -> tuple[list[_Object], list]:
+    """Choose 1-6 objects of 1-3 kinds (or place ``members``, pool indices) without overlap; return
+    objects and placements."""
+    if members is None:
+        n = int(rng.integers(1, MAX_OBJECTS + 1))
+        k = int(rng.integers(1, min(MAX_KINDS, n) + 1))
+        kinds = rng.choice(len(pool), k, replace=False).tolist()
+        cuts = sorted(rng.choice(np.arange(1, n), k - 1, replace=False).tolist()) if k > 1 else []
+        counts = np.diff([0, *cuts, n]).tolist()
+        members = [kind for kind, c in zip(kinds, counts, strict=True) for _ in range(c)]
+    n = len(members)
     low, high = size // 6, size // 3
     for shrink in np.linspace(1.0, 0.5, 6):
         sides = (rng.integers(low, high + 1, n) * shrink).astype(int).clip(min=8)
@@ -275,6 +290,10 @@ def _compose(out_dir: Path, pools: dict, n_scenes: int, size: int, seed: int, pr
     images_dir.mkdir(parents=True, exist_ok=True)
     n_val = n_test = max(1, round(SCENE_SPLITS["val"] * n_scenes)) if n_scenes >= 3 else 0
     order = ["train"] * (n_scenes - n_val - n_test) + ["val"] * n_val + ["test"] * n_test
+    # Odd-one-out scenes for unrelatedness, a tenth as many as the others, split alike.
+    n_odd = n_scenes // 10
+    odd_val = odd_test = max(1, round(SCENE_SPLITS["val"] * n_odd)) if n_odd >= 3 else 0
+    order += ["train"] * (n_odd - odd_val - odd_test) + ["val"] * odd_val + ["test"] * odd_test
     data: dict = {
         "info": {
             "description": "ashnet scenes: OpenMoji emoji composed on white canvases",
@@ -288,7 +307,7 @@ def _compose(out_dir: Path, pools: dict, n_scenes: int, size: int, seed: int, pr
         "images": [],
         "annotations": [],
         "objects": [],
-        "tasks": {t: [] for t in TASKS},
+        "tasks": {t: [] for t in (*TASKS, EXTRA_TASKS[0])},
     }
     used: dict[tuple[str, int], int] = {}
     scenes: dict[str, list[_Scene]] = {s: [] for s in SPLITS}
@@ -297,7 +316,10 @@ def _compose(out_dir: Path, pools: dict, n_scenes: int, size: int, seed: int, pr
     for image_id, split in enumerate(bar):
         rng = np.random.default_rng([seed, image_id])
         pool = pools[split]
-        objects, placed = _layout(rng, pool, size)
+        odd = odd_one_out(rng, [e.text for e in pool]) if image_id >= n_scenes else None
+        if image_id >= n_scenes and odd is None:
+            continue  # the split has no family of three
+        objects, placed = _layout(rng, pool, size, None if odd is None else odd[0])
         name = f"{image_id:06d}.png"
         keep.add(name)
         _write_atomic(images_dir / name, _draw(objects, placed, pool, size))
@@ -310,7 +332,13 @@ def _compose(out_dir: Path, pools: dict, n_scenes: int, size: int, seed: int, pr
                 emoji = pools[split][kind]
                 used[(split, kind)] = len(data["categories"])
                 data["categories"].append(
-                    {"id": used[(split, kind)], "name": emoji.name, "emoji": emoji.text, "split": split}
+                    {
+                        "id": used[(split, kind)],
+                        "name": emoji.name,
+                        "emoji": emoji.text,
+                        "split": split,
+                        "colour": main_colour(emoji.path),
+                    }
                 )
             return used[(split, kind)]
 
@@ -324,6 +352,15 @@ def _compose(out_dir: Path, pools: dict, n_scenes: int, size: int, seed: int, pr
                     "phrase": render("phrase", x=pool[obj.kind].name),
                 }
             )
+        if odd is not None:
+            members, odd_family, other_family = odd
+            ids = [category(kind) for kind in members]
+            slots = {**dict(zip(SLOTS, ids, strict=True)), **dict.fromkeys("nmkj", 1)}
+            caption = {"image_id": image_id, "caption": None, "template": "caption_four", "slots": slots}
+            data["annotations"].append({"id": len(data["annotations"]), **caption})
+            example = unrelated_example(image_id, ids, odd_family, other_family, rng)
+            data["tasks"]["unrelated"].append({"id": len(data["tasks"]["unrelated"]), **example})
+            continue
         first_object = len(data["objects"]) - len(objects)
         scene = _Scene(image_id, objects, pool, size, category, first_object)
         scenes[split].append(scene)
@@ -338,4 +375,5 @@ def _compose(out_dir: Path, pools: dict, n_scenes: int, size: int, seed: int, pr
     for png in images_dir.glob("*.png"):
         if png.name not in keep:
             png.unlink()
+    enrich(data, seed)
     return data
