@@ -14,6 +14,7 @@ examples:
   ashnet eval --checkpoint runs/e5 --data data/openmoji/pairs.csv --lang sw --zero-shot
   ashnet eval --checkpoint runs/e5 --data data/openmoji/pairs.csv --lang en,ja,sw,ur --zero-shot
   ashnet eval --checkpoint runs/e5 --data data/openmoji/pairs.csv --lang all --json
+  ashnet eval --checkpoint runs/e5 --data data/scenes/scenes.json --lang all --scene-tasks
 
 --json prints one object: {"i2t": {"r1", "r5", "r10"}, "t2i": {...}, "n_images", "n_texts",
 "firing_rate"}; recalls and the firing rate (mean over spiking layers, spikes per neuron per step)
@@ -31,6 +32,12 @@ each language's row covers the images with a caption in it. Its zero-shot prompt
 language ("an emoji of {}", "{}の絵文字", "emoji ya {}", "ایموجی: {}"; the bare name for the
 others) unless --template is given. With --json: {"languages": {LANG: {... as above ...}}}.
 A multilingual model needs model.text.backbone: multilingual-e5-small.
+
+--scene-tasks (with a scenes.json from `ashnet data build scenes`) answers the multiple-choice
+scene tasks by image-text similarity, per language: recognise (which of four emoji), colour
+(eight colours), count (1-6), relation (the asked relation or its opposite), itm (the caption or
+its hard negative), unrelated (which of four claims names the odd one out) and rationale (which
+of four rationales is true). It prints accuracy in percent per language and task, and chance.
 """
 
 
@@ -59,6 +66,11 @@ def add_parser(subparsers) -> None:
         metavar="LANGS",
         help="caption language(s): a code (sw), a comma list (en,ja,sw,ur) or all; one row each",
     )
+    parser.add_argument(
+        "--scene-tasks",
+        action="store_true",
+        help="multiple-choice scene tasks by image-text similarity, per --lang (default en)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(run=run)
 
@@ -69,6 +81,8 @@ def run(args) -> int:
     from ..evaluate import ZERO_SHOT_TEMPLATES, evaluate, zero_shot_labels
 
     model, config = load_run(args.checkpoint, args.device)
+    if args.scene_tasks:
+        return _run_scene_tasks(args, model, config)
     table = load_pairs(args.data).split(args.split)
     if args.lang is not None:
         return _run_languages(args, model, config, table)
@@ -145,4 +159,27 @@ def _run_languages(args, model, config, table) -> int:
         print(
             f"firing rate {first.firing_rate:.2f}% (mean of {len(first.layer_firing_rates)} spiking layers)"
         )
+    return 0
+
+
+def _run_scene_tasks(args, model, config) -> int:
+    from ..data.scene_languages import LANGUAGES
+    from ..evaluate_choices import CHANCE, CHOICE_TASKS, choice_accuracy
+
+    spec = args.lang or "en"
+    languages = list(LANGUAGES) if spec == "all" else [lang.strip() for lang in spec.split(",")]
+    results = choice_accuracy(
+        model, args.data, CHOICE_TASKS, tuple(languages), args.split, config.data.image_size
+    )
+    if args.json:
+        print(json.dumps({"scene_tasks": results}))
+        return 0
+    print(f"{args.split}: multiple-choice scene tasks, accuracy in % (questions)")
+    print(f"{'lang':<6}" + "".join(f"{task:>16}" for task in CHOICE_TASKS))
+    for lang, scores in results.items():
+        cells = [
+            f"{scores[t][0]:9.1f} ({scores[t][1]:>4})" if t in scores else f"{'-':>16}" for t in CHOICE_TASKS
+        ]
+        print(f"{lang:<6}" + "".join(cells))
+    print(f"{'chance':<6}" + "".join(f"{CHANCE[t]:9.1f}{'':7}" for t in CHOICE_TASKS))
     return 0

@@ -145,3 +145,90 @@ def test_rationales_and_new_tasks_tell_the_truth(scenes):
     assert all(colours[q["slots"]["x"]] == q["answer"] for q in data["tasks"]["colour"])
     for q in data["tasks"]["recognise"]:
         assert set(per_image[q["image_id"]]) == {q["answer"]} and q["answer"] in q["candidates"]
+
+
+@pytest.mark.slow
+def test_scene_choices_hold_one_true_candidate(scenes):
+    from ashnet.evaluate_choices import CHOICE_TASKS, scene_choices
+
+    path, data = scenes
+    for lang in LANGUAGES:
+        for task in CHOICE_TASKS:
+            choices = scene_choices(path, task, lang, "train")
+            assert choices or task == "unrelated", (task, lang)
+            for choice in choices:
+                assert 0 <= choice.answer < len(choice.candidates) and len(set(choice.candidates)) == len(
+                    choice.candidates
+                )
+    counts = scene_choices(path, "count", "sw", "train")
+    question = next(q for q in data["tasks"]["count"] if q["answer"] >= 1)
+    assert (
+        counts[0]
+        .candidates[question["answer"] - 1]
+        .startswith(f"emoji {['moja', 'mbili', 'tatu', 'nne', 'tano', 'sita'][question['answer'] - 1]} ")
+    )
+
+
+@pytest.mark.slow
+def test_choice_accuracy_picks_the_closest_candidate(scenes):
+    import torch
+
+    from ashnet.evaluate_choices import choice_accuracy, scene_choices
+
+    path, _ = scenes
+    choices = scene_choices(path, "rationale", "ja", "train")
+    texts = sorted({t for c in choices for t in c.candidates})
+    truth = {c.image: c.candidates[c.answer] for c in choices}
+
+    class OneHot(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(1))
+
+        def encode_text(self, batch):
+            return torch.eye(len(texts))[[texts.index(t) for t in batch]]
+
+    model = OneHot()
+    right = choice_accuracy(
+        model,
+        path,
+        ("rationale",),
+        ("ja",),
+        "train",
+        embed_images=lambda ps: model.encode_text([truth[p] for p in ps]),
+    )
+    assert right == {"ja": {"rationale": (100.0, len(choices))}}
+    wrong = {c.image: c.candidates[(c.answer + 1) % 4] for c in choices}
+    none = choice_accuracy(
+        model,
+        path,
+        ("rationale",),
+        ("ja",),
+        "train",
+        embed_images=lambda ps: model.encode_text([wrong[p] for p in ps]),
+    )
+    assert none["ja"]["rationale"][0] == 0.0
+
+
+@pytest.mark.slow
+def test_train_on_scene_captions_in_four_languages_then_eval_scene_tasks(scenes, tmp_path, capsys):
+    from ashnet.cli import main
+
+    path, _ = scenes
+    run = str(tmp_path / "run")
+    args = ["train", "--config", "tiny", "--data", str(path), "--out", run, "--set", "train.max_steps=2"]
+    assert main([*args, "--set", "data.languages=[en, ja, sw, ur]"]) == 0
+    capsys.readouterr()
+    assert main(["eval", "--checkpoint", run, "--data", str(path), "--lang", "all", "--scene-tasks"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].split() == [
+        "lang",
+        "recognise",
+        "colour",
+        "count",
+        "relation",
+        "itm",
+        "unrelated",
+        "rationale",
+    ]
+    assert [line.split()[0] for line in lines[2:]] == ["en", "ja", "sw", "ur", "chance"]
