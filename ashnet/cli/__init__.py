@@ -7,7 +7,19 @@ import importlib
 import sys
 
 # Subcommand modules inside ashnet.cli, in the order --help lists them.
-COMMANDS = ["data", "config", "train", "pretrain_stua", "eval", "compare", "demo", "export", "energy", "viz"]
+COMMANDS = [
+    "data",
+    "config",
+    "train",
+    "pretrain_stua",
+    "eval",
+    "compare",
+    "lm",
+    "demo",
+    "export",
+    "energy",
+    "viz",
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -15,6 +15,8 @@ examples:
   ashnet eval --checkpoint runs/e5 --data data/openmoji/pairs.csv --lang en,ja,sw,ur --zero-shot
   ashnet eval --checkpoint runs/e5 --data data/openmoji/pairs.csv --lang all --json
   ashnet eval --checkpoint runs/e5 --data data/scenes/scenes.json --lang all --scene-tasks
+  ashnet eval --task vqa --checkpoint runs/metavl --data easy-vqa --shots 4
+  ashnet eval --task vqa --checkpoint runs/metavl --data data/scenes/scenes.json --shots 0 1 4 8 --limit 100
 
 --json prints one object: {"i2t": {"r1", "r5", "r10"}, "t2i": {...}, "n_images", "n_texts",
 "firing_rate"}; recalls and the firing rate (mean over spiking layers, spikes per neuron per step)
@@ -38,6 +40,11 @@ scene tasks by image-text similarity, per language: recognise (which of four emo
 (eight colours), count (1-6), relation (the asked relation or its opposite), itm (the caption or
 its hard negative), unrelated (which of four claims names the odd one out) and rationale (which
 of four rationales is true). It prints accuracy in percent per language and task, and chance.
+
+--task vqa evaluates an `ashnet lm attach` run: free-text answers (greedy), exact match after
+normalisation (lower case, no punctuation or articles, number words as digits), in percent. With
+--shots K each question follows K demonstrations (image, question, answer) drawn from the train split,
+one set per seed (--seeds) shared by every question; the mean and sd over seeds are printed.
 """
 
 
@@ -72,10 +79,55 @@ def add_parser(subparsers) -> None:
         help="multiple-choice scene tasks by image-text similarity, per --lang (default en)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--task",
+        default="retrieval",
+        choices=["retrieval", "vqa"],
+        help="what to evaluate (default: retrieval)",
+    )
+    parser.add_argument(
+        "--shots",
+        type=int,
+        nargs="+",
+        default=[0],
+        help="vqa: in-context demonstrations per question (default: 0)",
+    )
+    parser.add_argument(
+        "--seeds", type=int, default=3, help="vqa: demonstration sets per shot count (default: 3)"
+    )
+    parser.add_argument(
+        "--limit", type=int, help="vqa: evaluate a seeded random subset of this many questions"
+    )
     parser.set_defaults(run=run)
 
 
+def run_vqa(args) -> int:
+    from ..lm.generate import kshot_accuracy
+    from ..lm.train import load_lm_run
+    from ..lm.vqa_data import load_vqa
+
+    if any(k < 0 for k in args.shots):
+        raise ValueError(f"--shots must be >= 0, got {args.shots}")
+    vlm, features, _ = load_lm_run(args.checkpoint)
+    queries = load_vqa(args.data, args.split, args.limit)
+    pool = load_vqa(args.data, "train", limit=2000)
+    rows = []
+    for k in args.shots:
+        r = kshot_accuracy(vlm, pool, queries, k, features, seeds=tuple(range(args.seeds)))
+        rows.append({key: r[key] for key in ("shots", "accuracy", "sd", "per_seed")})
+        if not args.json:
+            print(
+                f"{args.split}: {len(queries)} questions, {k}-shot exact match "
+                f"{r['accuracy']:.1f} ± {r['sd']:.1f}%"
+            )
+    if args.json:
+        print(json.dumps({"task": "vqa", "n_questions": len(queries), "results": rows}))
+    return 0
+
+
 def run(args) -> int:
+    if args.task == "vqa":
+        return run_vqa(args)
     from ..checkpoint import load_run
     from ..data import load_pairs
     from ..evaluate import ZERO_SHOT_TEMPLATES, evaluate, zero_shot_labels
