@@ -17,6 +17,7 @@ examples:
   ashnet eval --checkpoint runs/e5 --data data/scenes/scenes.json --lang all --scene-tasks
   ashnet eval --task vqa --checkpoint runs/metavl --data easy-vqa --shots 4
   ashnet eval --task vqa --checkpoint runs/metavl --data data/scenes/scenes.json --shots 0 1 4 8 --limit 100
+  ashnet eval --task language --checkpoint runs/metavl --shots 4
 
 --json prints one object: {"i2t": {"r1", "r5", "r10"}, "t2i": {...}, "n_images", "n_texts",
 "firing_rate"}; recalls and the firing rate (mean over spiking layers, spikes per neuron per step)
@@ -45,6 +46,9 @@ of four rationales is true). It prints accuracy in percent per language and task
 normalisation (lower case, no punctuation or articles, number words as digits), in percent. With
 --shots K each question follows K demonstrations (image, question, answer) drawn from the train split,
 one set per seed (--seeds) shared by every question; the mean and sd over seeds are printed.
+--task language measures what an `ashnet lm` run kept of the language model: perplexity on held-out
+English prose (Python's reference topics, every fifth) and --shots-shot exact match on the held-out
+text tasks (colour, last word, is a face; test emoji names). --data is not used.
 """
 
 
@@ -57,7 +61,9 @@ def add_parser(subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--checkpoint", required=True, help="run directory or checkpoint file")
-    parser.add_argument("--data", required=True, help="pairs file (.csv/.tsv/.jsonl/COCO .json)")
+    parser.add_argument(
+        "--data", help="pairs file (.csv/.tsv/.jsonl/COCO .json); vqa: easy-vqa or a scenes file"
+    )
     parser.add_argument("--split", default="test", choices=["train", "val", "test"], help="default: test")
     parser.add_argument("--batch-size", type=int, default=256, help="images/captions per forward pass")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
@@ -82,7 +88,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument(
         "--task",
         default="retrieval",
-        choices=["retrieval", "vqa"],
+        choices=["retrieval", "vqa", "language"],
         help="what to evaluate (default: retrieval)",
     )
     parser.add_argument(
@@ -125,9 +131,32 @@ def run_vqa(args) -> int:
     return 0
 
 
+def run_language(args) -> int:
+    from ..lm.evaluate import language_skill
+    from ..lm.train import load_lm_run
+
+    vlm = load_lm_run(args.checkpoint)[0]
+    skill = language_skill(
+        vlm, shots=args.shots[0], n_queries=args.limit or 20, seeds=tuple(range(args.seeds))
+    )
+    if args.json:
+        print(json.dumps({"task": "language", **skill}))
+        return 0
+    print(f"held-out prose perplexity {skill['perplexity']:.2f}")
+    for task, accuracy in skill["text_tasks"].items():
+        print(f"  {task}: {args.shots[0]}-shot exact match {accuracy:.1f}%")
+    return 0
+
+
 def run(args) -> int:
     if args.task == "vqa":
+        if args.data is None:
+            raise ValueError("--task vqa needs --data: easy-vqa or a scenes file")
         return run_vqa(args)
+    if args.task == "language":
+        return run_language(args)
+    if args.data is None:
+        raise ValueError("--data is required: the pairs file to evaluate on")
     from ..checkpoint import load_run
     from ..data import load_pairs
     from ..evaluate import ZERO_SHOT_TEMPLATES, evaluate, zero_shot_labels

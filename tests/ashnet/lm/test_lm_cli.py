@@ -15,6 +15,7 @@ def test_help_has_examples(action, capsys):
     assert f"ashnet lm {action} --" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_pretrain_attach_and_kshot_eval(tiny_llama, tiny_pairs, tmp_path, capsys):
     from ashnet.config import load_config
     from ashnet.training import train

@@ -39,6 +39,7 @@ def test_meta_training_episodes_skip_held_out_tasks(tiny_llama):
     assert icl_episodes(tok, 5, 3, 256, seed=1)[0].ids == icl_episodes(tok, 5, 3, 256, seed=1)[0].ids
 
 
+@pytest.mark.slow
 def test_pretrain_icl_lowers_the_loss_and_reloads(icl_run):
     import json
 
@@ -87,6 +88,7 @@ def test_attach_methods_change_what_they_should(
     assert torch.isfinite(vlm.loss(batch, features(batch.images)))
 
 
+@pytest.mark.slow
 def test_rehearsal_and_distill_add_their_text_loss(tiny_llama, tiny_pairs, encoder_run, tmp_path):
     for method, key in (("rehearsal", "text"), ("distill", "distill")):
         cfg = LMRunConfig(
@@ -110,3 +112,27 @@ def test_attach_needs_an_encoder_and_data():
         LMRunConfig(encoder="runs/x")
     with pytest.raises(ValueError, match="method must be one of"):
         LMRunConfig(encoder="runs/x", captions="x.csv", method="magic")
+
+
+def test_eval_language_reports_perplexity_and_text_tasks(icl_run, capsys):
+    import json
+
+    from ashnet.cli import main
+
+    args = [
+        "eval",
+        "--task",
+        "language",
+        "--checkpoint",
+        str(icl_run),
+        "--limit",
+        "3",
+        "--seeds",
+        "1",
+        "--json",
+    ]
+    assert main(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["perplexity"] > 1 and set(out["text_tasks"]) == set(HELD_OUT_TASKS)
+    assert main(["eval", "--task", "vqa", "--checkpoint", str(icl_run)]) == 2
+    assert "--task vqa needs --data" in capsys.readouterr().err
