@@ -9,7 +9,7 @@ does.
 
 Everything runs offline on a CPU in about a minute, so the scale is tiny: a 1-step
 encoder run that keeps the pretrained EfficientNet-Lite0 tokens, and a projector
-trained for 25 steps on 200 easy-vqa questions while the language model stays frozen.
+trained for 12 steps on 100 easy-vqa questions while the language model stays frozen.
 The answers below come from that small run, not from the experiments in the notes
 (``ashnet lm pretrain-icl`` and ``ashnet lm attach`` at a larger scale).
 """
@@ -96,9 +96,9 @@ attach(
         source="concrete",
         n_tokens=4,
         vqa="easy-vqa",
-        limit=200,
-        steps=25,
-        batch_size=8,
+        limit=100,
+        steps=12,
+        batch_size=4,
         lr=2e-3,
     ),
     run,
