@@ -41,7 +41,7 @@ def load_vqa(source: str | Path, split: str, limit: int | None = None, seed: int
             Example(
                 ex["question"],
                 str(ex["answer"]),
-                str(path.parent / "images" / images[ex["image_id"]]["file_name"]),
+                str(path.parent / images[ex["image_id"]]["file_name"]),
             )
             for ex in data["tasks"]["vqa"]
             if images[ex["image_id"]]["split"] == split

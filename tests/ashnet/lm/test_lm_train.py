@@ -136,3 +136,22 @@ def test_eval_language_reports_perplexity_and_text_tasks(icl_run, capsys):
     assert out["perplexity"] > 1 and set(out["text_tasks"]) == set(HELD_OUT_TASKS)
     assert main(["eval", "--task", "vqa", "--checkpoint", str(icl_run)]) == 2
     assert "--task vqa needs --data" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_vqa_examples_from_a_scenes_file(tmp_path):
+    from pathlib import Path
+
+    from ashnet.data import build_openmoji, build_scenes
+    from ashnet.lm.vqa_data import load_vqa
+
+    openmoji = tmp_path / "openmoji"
+    build_openmoji(openmoji, size=32, limit=300, progress=False)
+    scenes = build_scenes(
+        tmp_path / "scenes", n_scenes=40, size=64, seed=3, openmoji_dir=openmoji, progress=False
+    )
+    train_items = load_vqa(scenes, "train")
+    assert train_items and all(Path(e.image).is_file() and e.question and e.answer for e in train_items)
+    assert len(load_vqa(scenes, "train", limit=5)) == 5
+    with pytest.raises(FileNotFoundError, match="neither 'easy-vqa' nor a scenes file"):
+        load_vqa(tmp_path / "missing.json", "train")
