@@ -52,11 +52,16 @@ def text_skill(vlm: VisionPrefixLM, shots: int = 4, n_queries: int = 20, seeds=(
 
 
 def language_skill(
-    vlm: VisionPrefixLM, n_chunks: int = 24, length: int = 64, shots: int = 4, n_queries: int = 20
+    vlm: VisionPrefixLM,
+    n_chunks: int = 24,
+    length: int = 64,
+    shots: int = 4,
+    n_queries: int = 20,
+    seeds: tuple[int, ...] = (0, 1, 2),
 ) -> dict:
     """Held-out perplexity (Python reference prose, test topics) and in-context text accuracy."""
     chunks = prose_chunks(vlm.tokenizer, "test", n_chunks, length)
-    tasks = text_skill(vlm, shots, n_queries)
+    tasks = text_skill(vlm, shots, n_queries, seeds)
     return {
         "perplexity": perplexity(vlm, chunks),
         "text_tasks": tasks,
