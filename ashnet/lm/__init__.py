@@ -2,7 +2,7 @@
 
 from .generate import generate_answers, kshot_accuracy
 from .loader import LanguageModel, load_language_model
-from .prefix import PrefixConfig, Projector, VisionPrefixLM
+from .prefix import Projector, VisionPrefixLM
 from .prompts import exact_match, normalize_answer
 from .text_tasks import Example
 from .train import METHODS, LMRunConfig, attach, load_lm_run, pretrain_icl
@@ -12,7 +12,6 @@ __all__ = [
     "LanguageModel",
     "LMRunConfig",
     "METHODS",
-    "PrefixConfig",
     "Projector",
     "VisionPrefixLM",
     "attach",

@@ -2,37 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .prompts import IGNORE, Batch
 
-__all__ = ["PrefixConfig", "Projector", "VisionPrefixLM", "image_features", "feature_dim", "add_lora"]
-
-SOURCES = ("concrete", "abstract", "fused")
-
-
-@dataclass(frozen=True)
-class PrefixConfig:
-    """How images enter the language model.
-
-    ``source``: which ASH-Net output feeds the projector: ``"concrete"`` (the backbone's tokens),
-    ``"abstract"`` (the spiking encoder's output firing rate per token) or ``"fused"`` (the fused
-    image embedding, one vector). ``n_tokens``: visual prefix tokens per image (token sources are
-    average-pooled to this many; the fused vector is mapped to this many).
-    """
-
-    source: str = "fused"
-    n_tokens: int = 4
-
-    def __post_init__(self):
-        if self.source not in SOURCES:
-            raise ValueError(f"prefix source must be one of {list(SOURCES)}, got {self.source!r}")
-        if isinstance(self.n_tokens, bool) or not isinstance(self.n_tokens, int) or self.n_tokens < 1:
-            raise ValueError(f"prefix n_tokens must be a positive int, got {self.n_tokens!r}")
+__all__ = ["Projector", "VisionPrefixLM", "image_features", "feature_dim", "add_lora"]
 
 
 def feature_dim(encoder, source: str) -> int:

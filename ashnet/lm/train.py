@@ -8,18 +8,21 @@ import dataclasses
 import random
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
+from ..checkpoint import load_checkpoint, save_checkpoint
+from ..config.schema import ConfigError, Section, at_least, non_empty, positive, setting
+from ..run import RunDir
 from ..training.loop import Schedule, optimise
 from ..training.runtime import seed_everything, start_runtime
 from .evaluate import prose_chunks
 from .features import FeatureStore
 from .loader import load_language_model
-from .prefix import PrefixConfig, Projector, VisionPrefixLM, add_lora, feature_dim
+from .prefix import Projector, VisionPrefixLM, add_lora, feature_dim
 from .prompts import collate, encode_episode
 from .text_tasks import HELD_OUT_TASKS, sample_episode, text_tasks
 from .vqa_data import load_captions, load_vqa
@@ -35,50 +38,46 @@ _FULL = ("plain", "rehearsal", "distill", "wise")
 
 
 @dataclass
-class LMRunConfig:
-    """One ``pretrain-icl`` (``kind="icl"``) or ``attach`` (``kind="attach"``) run.
+class LMRunConfig(Section, path="lm"):
+    """One ``pretrain-icl`` (``kind="icl"``) or ``attach`` (``kind="attach"``) run (a config section).
 
     ``lm``: a local transformers model directory, or ``None`` for the packaged SmolLM2-135M.
     ``icl``: a ``pretrain-icl`` run whose adapters are merged into the LM first (MetaVL).
     ``init``: an ``attach`` run to continue from (its projector and LM changes).
-    ``encoder``: the ASH-Net run whose frozen image encoder feeds the prefix.
-    ``captions``: a pairs file (train captions); ``vqa``: ``easy-vqa`` or a scenes file (train questions).
+    ``encoder``: the ASH-Net run whose frozen image encoder feeds the prefix; ``source``: its
+    ``concrete`` tokens, ``abstract`` (spiking) firing rates per token or ``fused`` embedding, as
+    ``n_tokens`` prefix tokens per image. ``method``: what of the LM trains (see :data:`METHODS`).
+    ``captions``: a pairs file (train captions); ``vqa``: ``easy-vqa`` or a scenes file (train
+    questions); ``limit``: at most this many of each. ``max_shots``: most demonstrations per
+    meta-training episode; ``text_weight``: weight of the rehearsal or distillation loss.
     """
 
-    kind: str = "attach"
-    lm: str | None = None
-    icl: str | None = None
-    init: str | None = None
-    encoder: str | None = None
-    source: str = "fused"
-    n_tokens: int = 4
-    method: str = "frozen"
-    lora_rank: int = 8
-    captions: str | None = None
-    vqa: str | None = None
-    limit: int | None = None
-    steps: int = 100
-    batch_size: int = 8
-    lr: float = 1e-3
-    max_shots: int = 4
-    text_weight: float = 1.0
-    seed: int = 0
+    kind: Literal["icl", "attach"] = "attach"
+    lm: str | None = setting(None, non_empty)
+    icl: str | None = setting(None, non_empty)
+    init: str | None = setting(None, non_empty)
+    encoder: str | None = setting(None, non_empty)
+    source: Literal["concrete", "abstract", "fused"] = "fused"
+    n_tokens: int = setting(4, at_least(1))
+    method: Literal["frozen", "plain", "lora", "rehearsal", "distill", "wise"] = "frozen"
+    lora_rank: int = setting(8, at_least(1))
+    captions: str | None = setting(None, non_empty)
+    vqa: str | None = setting(None, non_empty)
+    limit: int | None = setting(None, at_least(1))
+    steps: int = setting(100, at_least(1))
+    batch_size: int = setting(8, at_least(1))
+    lr: float = setting(1e-3, positive)
+    max_shots: int = setting(4, at_least(0))
+    text_weight: float = setting(1.0, positive)
+    seed: int = setting(0, at_least(0))
 
-    def __post_init__(self):
-        if self.kind not in ("icl", "attach"):
-            raise ValueError(f"kind must be 'icl' or 'attach', got {self.kind!r}")
-        if self.method not in METHODS:
-            raise ValueError(f"method must be one of {list(METHODS)}, got {self.method!r}")
-        PrefixConfig(self.source, self.n_tokens)
-        for name in ("steps", "batch_size", "lora_rank"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+    def validate(self) -> None:
         if self.kind == "attach" and self.init is None and self.encoder is None:
-            raise ValueError(
+            raise ConfigError(
                 "attach needs an image encoder run (--encoder) or an earlier attach run (--init)"
             )
         if self.kind == "attach" and self.captions is None and self.vqa is None:
-            raise ValueError("attach needs training data: --captions PAIRS and/or --vqa SOURCE")
+            raise ConfigError("attach needs training data: --captions PAIRS and/or --vqa SOURCE")
 
 
 def _lora_parts(lm) -> nn.ModuleDict:
@@ -208,7 +207,10 @@ def _schedule(cfg: LMRunConfig) -> Schedule:
 
 def _start(cfg: LMRunConfig, out: Path, resume: bool):
     out = Path(out)
-    if not resume and (out / CHECKPOINT_NAME).exists():
+    run = RunDir(out)
+    if resume and run.checkpoint.is_file() and load_checkpoint(run.checkpoint)["config"] != cfg.to_dict():
+        raise ValueError(f"--resume: the settings differ from those {out} was started with")
+    if not resume and run.checkpoint.exists():
         raise ValueError(f"{out} already holds a run; pass --resume to continue it or pick another --out")
     out.mkdir(parents=True, exist_ok=True)
     seed_everything(cfg.seed)
@@ -241,7 +243,7 @@ def pretrain_icl(cfg: LMRunConfig, out: str | Path, resume: bool = False, progre
         _schedule(cfg),
         runtime,
         out,
-        dataclasses.asdict(cfg),
+        cfg.to_dict(),
         cfg.seed,
         resume=resume,
         progress=progress,
@@ -300,7 +302,7 @@ def attach(
         _schedule(cfg),
         runtime,
         out,
-        dataclasses.asdict(cfg),
+        cfg.to_dict(),
         cfg.seed,
         resume=resume,
         progress=progress,
@@ -310,9 +312,9 @@ def attach(
         with torch.no_grad():
             for name, p in vlm.base.state_dict().items():
                 p.copy_(0.5 * (p + original[name]))
-        state = load_checkpoint(out / CHECKPOINT_NAME)
+        state = load_checkpoint(RunDir(out).checkpoint)
         state["model"] = trainable.state_dict()
-        save_checkpoint(out / CHECKPOINT_NAME, state)
+        save_checkpoint(RunDir(out).checkpoint, state)
     return result
 
 

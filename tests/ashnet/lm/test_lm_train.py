@@ -110,7 +110,7 @@ def test_attach_needs_an_encoder_and_data():
         LMRunConfig(captions="x.csv")
     with pytest.raises(ValueError, match="--captions"):
         LMRunConfig(encoder="runs/x")
-    with pytest.raises(ValueError, match="method must be one of"):
+    with pytest.raises(ValueError, match="lm.method.*must be one of"):
         LMRunConfig(encoder="runs/x", captions="x.csv", method="magic")
 
 
