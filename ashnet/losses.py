@@ -9,7 +9,7 @@ inverse temperature (CLIP's learnable scale, stored as a log and capped at 100),
 with the matching pair on the diagonal and the other items of the batch as negatives.
 
 Distributed training: when ``torch.distributed`` is initialised, each process gathers the
-embeddings of all processes *with gradient* (``torch.distributed.nn.functional.all_gather``, the
+embeddings of all processes *with gradient* (the functional collective ``all_gather_single``, the
 ``gather_features`` idea of open_clip), so the negatives span the global batch. A process's own rows
 are its local items, and their positives sit at column ``rank * B + i``. Every process must hold the
 same batch size ``B``. With DDP's gradient averaging this gives exactly the gradient of the loss of
@@ -43,15 +43,19 @@ def _scale(logit_scale) -> torch.Tensor:
 
 
 def gather_with_grad(x: torch.Tensor) -> tuple[torch.Tensor, int]:
-    """All processes' ``x`` concatenated (with gradient) and the offset of this process's rows.
+    """All processes' ``x`` concatenated along the batch (with gradient), and where this process's rows start.
 
+    ``all_gather_single`` is torch's functional collective: its backward reduce-scatters the
+    gradient, so each process receives the sum over processes of the gradient of its own rows.
+    The group is looked up at each call and not kept, so ``destroy_process_group`` frees it.
     Without an initialised process group (or with one process) this is ``(x, 0)``.
     """
     if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
         return x, 0
-    import torch.distributed.nn.functional as dist_fn
+    from torch.distributed._functional_collectives import all_gather_single
 
-    return torch.cat(dist_fn.all_gather(x.contiguous())), dist.get_rank() * x.shape[0]
+    gathered = all_gather_single(x.contiguous(), 0, dist.group.WORLD)
+    return gathered, dist.get_rank() * x.shape[0]
 
 
 def _check_pair(a: torch.Tensor, b: torch.Tensor, names: str) -> None:

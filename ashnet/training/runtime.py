@@ -13,6 +13,7 @@ import torch.distributed as dist
 
 __all__ = [
     "Runtime",
+    "init_process_group",
     "start_runtime",
     "stop_runtime",
     "seed_everything",
@@ -49,6 +50,21 @@ def _pick_device(name: str, local_rank: int) -> torch.device:
     return torch.device("cuda", local_rank % torch.cuda.device_count())
 
 
+def init_process_group(backend: str, **kwargs) -> None:
+    """``torch.distributed.init_process_group``, such that ``destroy_process_group`` really frees the group.
+
+    ``torch.distributed.nn.functional`` binds ``group.WORLD`` as the default argument of its
+    collectives when it is first imported, and torch imports it lazily (the functional collectives
+    pull it in through dynamo). Imported after the group exists, it keeps the group alive until
+    interpreter shutdown; gloo's worker threads are then torn down while Python finalises, and a
+    worker that still has to release a tensor aborts the process ("terminate called without an
+    active exception"). Imported before, it binds ``None`` (the current group at call time).
+    """
+    import torch.distributed.nn.functional  # noqa: F401  (see above: before the group exists)
+
+    dist.init_process_group(backend=backend, **kwargs)
+
+
 def start_runtime(device: str = "auto") -> Runtime:
     """Pick the device and, when launched by ``torchrun`` (``WORLD_SIZE`` > 1), join the process group.
 
@@ -62,7 +78,7 @@ def start_runtime(device: str = "auto") -> Runtime:
     if dev.type == "cuda":
         torch.cuda.set_device(dev)
     if not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if dev.type == "cuda" else "gloo")
+        init_process_group("nccl" if dev.type == "cuda" else "gloo")
     return Runtime(dev, dist.get_rank(), dist.get_world_size())
 
 

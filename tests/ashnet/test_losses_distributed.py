@@ -1,6 +1,7 @@
 """Two gloo processes gathering in the loss match one process with the global batch (loss and gradients)."""
 
 import math
+import os
 
 import torch
 import torch.distributed as dist
@@ -8,6 +9,7 @@ import torch.multiprocessing as mp
 import torch.nn.functional as F
 
 from ashnet.losses import info_nce
+from ashnet.training.runtime import init_process_group
 
 WORLD, LOCAL, DIM, BETA = 2, 3, 5, 1.5
 
@@ -19,8 +21,14 @@ def global_batch():
     )
 
 
+def _threads() -> int:
+    return len(os.listdir("/proc/self/task"))
+
+
 def _worker(rank: int, init_file: str, out_dir: str) -> None:
-    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=WORLD)
+    before = _threads()
+    init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=WORLD)
+    group_threads = _threads() - before
     try:
         a, b = global_batch()
         rows = slice(rank * LOCAL, (rank + 1) * LOCAL)
@@ -28,12 +36,15 @@ def _worker(rank: int, init_file: str, out_dir: str) -> None:
         scale = torch.tensor(math.log(8.0), requires_grad=True)
         loss = info_nce(a_local, b_local, scale, BETA)
         loss.backward()
-        torch.save(
-            {"loss": loss.detach(), "a": a_local.grad, "b": b_local.grad, "scale": scale.grad},
-            f"{out_dir}/{rank}.pt",
-        )
+        result = {"loss": loss.detach(), "a": a_local.grad, "b": b_local.grad, "scale": scale.grad}
+        running = _threads()
     finally:
         dist.destroy_process_group()
+    # The group's threads end with destroy_process_group, not at interpreter shutdown (where a gloo
+    # worker still releasing a tensor aborted the process: the flake of issue 10).
+    result["threads_left"] = _threads() - (running - group_threads)
+    result["group_threads"] = group_threads
+    torch.save(result, f"{out_dir}/{rank}.pt")
 
 
 def test_gathered_loss_equals_the_global_batch_loss(tmp_path):
@@ -48,6 +59,9 @@ def test_gathered_loss_equals_the_global_batch_loss(tmp_path):
     loss = info_nce(a, b, scale, BETA)
     loss.backward()
 
+    for rank, r in enumerate(results):
+        left, started = r["threads_left"], r["group_threads"]
+        assert started > 0 and left <= 0, f"rank {rank}: {left} of the group's {started} threads outlived it"
     torch.testing.assert_close(sum(r["loss"] for r in results) / WORLD, loss.detach())
     # all_gather's backward sums every process's gradient, so each holds WORLD x the global-mean gradient;
     # DDP then averages the parameter gradients over processes.
