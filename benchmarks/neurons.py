@@ -35,7 +35,6 @@ from tqdm import tqdm
 
 import neuro
 from neuro import functional as F
-from neuro.kernels import run_multi_step
 
 TAU, V_TH = 2.0, 1.0
 
@@ -64,7 +63,7 @@ def naive_loop(x_seq):
 
 def neuro_backend(backend, memory="exact"):
     p = F.LIFParameters(tau=TAU, v_threshold=V_TH, v_reset=0.0)
-    return lambda x: run_multi_step(F.lif_step, x, None, p, backend, memory)[0]
+    return lambda x: F.lif_multi_step(x, None, p, backend, memory)[0]
 
 
 def spikingjelly():

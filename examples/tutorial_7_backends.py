@@ -17,16 +17,17 @@ backend  what runs
 torch    the reference: a Python loop over ``*_step``; every neuron,
          dtype and device; the one to read and debug
 cpu      a fused C kernel, built with gcc at first use and cached; IF,
-         LIF, ParametricLIF; float32/float64 (float16/bfloat16 when
-         asked for explicitly)
+         LIF, ParametricLIF, ALIF, CubaLIF; float32/float64
+         (float16/bfloat16 when asked for explicitly)
 cupy     the same C source compiled for CUDA by NVRTC through CuPy
          (``pip install -e .[cuda]``, no compiler needed)
 auto     the default: ``cupy`` for CUDA tensors when CuPy imports,
          ``cpu`` for float32/float64 CPU tensors when the kernel builds,
-         else ``torch`` (ALIF and CubaLIF always run the reference)
+         else ``torch``
 ======== ==============================================================
 
-Without a C compiler, ``auto`` falls back to ``torch`` with a one-line warning.
+Without a C compiler, ``auto`` falls back to ``torch`` with a one-line warning; it also
+runs ``torch`` for a surrogate of your own that has no C expression (``c_derivative``).
 """
 
 import json
@@ -41,7 +42,6 @@ import torch
 
 import neuro
 from neuro import functional as F
-from neuro.kernels import resolve_backend
 
 torch.manual_seed(0)
 
@@ -60,7 +60,7 @@ for backend in ("torch", "cpu"):
     spikes.sum().backward()
     results[backend] = (spikes.detach(), xb.grad)
 p = F.LIFParameters(tau=2.0)
-print("auto resolves to:", resolve_backend("auto", p, x))
+print("auto resolves to:", F.resolve_backend("auto", p, x))
 print("spikes bit-equal:", torch.equal(results["torch"][0], results["cpu"][0]))
 grad_diff = (results["torch"][1] - results["cpu"][1]).abs().max().item()
 print(f"input gradient, max abs difference: {grad_diff:.2e}")

@@ -1,7 +1,7 @@
 """Pure neuron functions: ``*_step(x, state, params)`` and ``*_multi_step(x_seq, state, params)``."""
 
 from .alif import ALIFParameters, ALIFState, alif_multi_step, alif_step
-from .common import FireParameters, LIFState, fire_and_reset
+from .common import FireParameters, LIFState, fire_and_reset, multi_step, resolve_backend
 from .cuba_lif import CubaLIFParameters, CubaLIFState, cuba_lif_multi_step, cuba_lif_step
 from .lif import (
     IFParameters,
@@ -35,7 +35,9 @@ __all__ = [
     "if_step",
     "lif_multi_step",
     "lif_step",
+    "multi_step",
     "plif_multi_step",
     "plif_step",
     "plif_weight_for_tau",
+    "resolve_backend",
 ]

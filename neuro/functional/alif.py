@@ -15,8 +15,9 @@ from typing import NamedTuple
 
 import torch
 
+from ..kernels.source import KIND_ALIF
 from ..validation import check_finite_number, check_float_tensor, check_positive, check_state_shape
-from .common import fire_and_reset, initial_potential, multi_step
+from .common import FUSED, Fused, fire_and_reset, initial_potential, kernel_spec, multi_step
 from .lif import LIFParameters, _charge_lif
 
 __all__ = ["ALIFParameters", "ALIFState", "alif_step", "alif_multi_step"]
@@ -42,11 +43,15 @@ class ALIFParameters(LIFParameters):
         check_finite_number(self.beta, "beta")
 
 
+def _initial_state(x: torch.Tensor, p: ALIFParameters) -> ALIFState:
+    return ALIFState(initial_potential(x, p), torch.zeros_like(x))
+
+
 def alif_step(x: torch.Tensor, state: ALIFState | None, p: ALIFParameters):
     """One ALIF step; returns ``(spike, ALIFState)``."""
     check_float_tensor(x)
     if state is None:
-        state = ALIFState(initial_potential(x, p), torch.zeros_like(x))
+        state = _initial_state(x, p)
     check_state_shape(state, x.shape)
     h = _charge_lif(x, state.v, p)
     threshold = p.v_threshold + p.beta * state.a
@@ -60,3 +65,11 @@ def alif_multi_step(
 ):
     """ALIF over ``x_seq`` of shape ``[T, B, ...]``; returns ``(spike_seq, ALIFState)``."""
     return multi_step(alif_step, x_seq, state, p, backend, memory)
+
+
+FUSED[ALIFParameters] = Fused(
+    lambda p: kernel_spec(
+        KIND_ALIF, p, decay_input=p.decay_input, tau=float(p.tau), tau2=float(p.tau_adapt), c1=float(p.beta)
+    ),
+    _initial_state,
+)

@@ -1,14 +1,18 @@
-"""Parameter and state objects shared by the neuron functions, and the fire-and-reset rule."""
+"""Parameter and state objects shared by the neuron functions, the fire-and-reset rule, and the
+one place where a multi-step call picks its backend (the torch reference or a fused kernel)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import torch
 
+from .. import kernels
+from ..kernels import KernelSpec
 from ..surrogate import ATan, Surrogate
-from ..validation import check_finite_number, check_positive
+from ..validation import check_finite_number, check_neuron_input, check_positive, check_state_shape
 
 
 class LIFState(NamedTuple):
@@ -65,11 +69,72 @@ def fire_and_reset(h: torch.Tensor, threshold, p: FireParameters):
     return spike, v
 
 
-def multi_step(step, x_seq: torch.Tensor, state, p, backend: str, memory: str = "exact"):
-    """Run ``step`` over the time axis of ``x_seq`` with the chosen backend (see :mod:`neuro.kernels`)."""
-    from ..kernels import run_multi_step
+class Fused(NamedTuple):
+    """How one parameter class runs on the fused kernels: its :class:`~neuro.kernels.KernelSpec`
+    and the state it starts from, each a function of ``p`` (and of one input step for the state)."""
 
-    return run_multi_step(step, x_seq, state, p, backend, memory)
+    spec: Callable[..., KernelSpec]
+    initial_state: Callable[[torch.Tensor, FireParameters], NamedTuple]
+
+
+# Parameter class -> Fused; each neuron's module registers its classes (exact types: a subclass
+# with its own dynamics runs the reference until it registers a kernel of its own).
+FUSED: dict[type, Fused] = {}
+
+
+def kernel_spec(kind: int, p: FireParameters, **constants) -> KernelSpec:
+    """The kernel's view of ``p``: its fire rule plus the kind's ``constants`` (see KernelSpec)."""
+    return KernelSpec(
+        kind, kernels.c_expression(p.surrogate), p.v_threshold, p.v_reset, p.detach_reset, **constants
+    )
+
+
+def _fused(p: FireParameters):
+    """``p``'s registered :class:`Fused` and its :class:`KernelSpec`, or ``(None, None)``."""
+    fused = FUSED.get(type(p))
+    return fused, None if fused is None else fused.spec(p)
+
+
+def resolve_backend(backend: str, p: FireParameters, x: torch.Tensor) -> str:
+    """The backend a multi-step call with ``p`` and ``x`` runs: ``"torch"``, ``"cpu"`` or ``"cupy"``."""
+    return kernels.select_backend(backend, _fused(p)[1], x, type(p).__name__)
+
+
+def multi_step(step, x_seq: torch.Tensor, state, p, backend: str = "torch", memory: str = "exact"):
+    """Run ``step`` over the time axis of ``x_seq`` with the chosen backend (see :mod:`neuro.kernels`).
+
+    Parameters
+    ----------
+    step : callable
+        The single-step function (``if_step``, ``lif_step``, ...), used by the ``"torch"`` backend.
+    x_seq : torch.Tensor
+        Input ``[T, B, ...]``.
+    state : NamedTuple or None
+        The state after the previous chunk, or ``None`` to start at rest.
+    p : FireParameters
+        The neuron's parameters; their type selects the fused kernel.
+    backend : str
+        ``"torch"``, ``"cpu"``, ``"cupy"`` or ``"auto"``.
+    memory : str
+        ``"exact"`` or ``"lean"`` (what the fused backward keeps; the reference ignores it).
+
+    Returns
+    -------
+    (torch.Tensor, NamedTuple)
+        Spikes ``[T, B, ...]`` and the final state.
+    """
+    kernels.check_memory(memory)
+    if backend == "torch" and memory == "lean":
+        raise ValueError("memory='lean' needs a fused backend ('cpu', 'cupy' or 'auto'), not 'torch'")
+    check_neuron_input(x_seq, "m")
+    fused, spec = _fused(p)
+    if kernels.select_backend(backend, spec, x_seq, type(p).__name__) == "torch":
+        return run_steps(step, x_seq, state, p)
+    check_state_shape(state, x_seq.shape[1:])
+    if state is None:
+        state = fused.initial_state(x_seq[0], p)
+    spikes, last = kernels.fused_multi_step(x_seq, tuple(state), spec, memory == "lean")
+    return spikes, type(state)(*last)
 
 
 def run_steps(step, x_seq: torch.Tensor, state, p):

@@ -18,8 +18,9 @@ from typing import NamedTuple
 
 import torch
 
+from ..kernels.source import KIND_CUBA
 from ..validation import check_finite_number, check_float_tensor, check_positive, check_state_shape
-from .common import FireParameters, fire_and_reset, multi_step
+from .common import FUSED, FireParameters, Fused, fire_and_reset, kernel_spec, multi_step
 
 __all__ = ["CubaLIFParameters", "CubaLIFState", "cuba_lif_step", "cuba_lif_multi_step"]
 
@@ -49,11 +50,15 @@ class CubaLIFParameters(FireParameters):
             check_finite_number(getattr(self, name), name)
 
 
+def _initial_state(x: torch.Tensor, p: CubaLIFParameters) -> CubaLIFState:
+    return CubaLIFState(torch.full_like(x, p.v_leak), torch.zeros_like(x))  # at rest
+
+
 def cuba_lif_step(x: torch.Tensor, state: CubaLIFState | None, p: CubaLIFParameters):
     """One CubaLIF step; returns ``(spike, CubaLIFState)``."""
     check_float_tensor(x)
     if state is None:
-        state = CubaLIFState(torch.full_like(x, p.v_leak), torch.zeros_like(x))  # at rest
+        state = _initial_state(x, p)
     check_state_shape(state, x.shape)
     i = state.i + (p.w_in * x - state.i) / p.tau_syn
     h = state.v + (p.v_leak - state.v + p.r * i) / p.tau_mem
@@ -66,3 +71,17 @@ def cuba_lif_multi_step(
 ):
     """CubaLIF over ``x_seq`` of shape ``[T, B, ...]``; returns ``(spike_seq, CubaLIFState)``."""
     return multi_step(cuba_lif_step, x_seq, state, p, backend, memory)
+
+
+FUSED[CubaLIFParameters] = Fused(
+    lambda p: kernel_spec(
+        KIND_CUBA,
+        p,
+        tau=float(p.tau_mem),
+        tau2=float(p.tau_syn),
+        c1=float(p.v_leak),
+        c2=float(p.r),
+        c3=float(p.w_in),
+    ),
+    _initial_state,
+)

@@ -19,8 +19,18 @@ from dataclasses import dataclass
 
 import torch
 
+from ..kernels.source import KIND_IF, KIND_LIF, KIND_PLIF
 from ..validation import check_float_tensor, check_positive, check_state_shape
-from .common import FireParameters, LIFState, fire_and_reset, initial_potential, multi_step
+from .common import (
+    FUSED,
+    FireParameters,
+    Fused,
+    LIFState,
+    fire_and_reset,
+    initial_potential,
+    kernel_spec,
+    multi_step,
+)
 
 __all__ = [
     "IFParameters",
@@ -73,6 +83,10 @@ def plif_weight_for_tau(tau: float) -> float:
     if tau <= 1.0:
         raise ValueError(f"ParametricLIF needs tau > 1, got {tau}")
     return -math.log(tau - 1.0)
+
+
+def _initial_state(x: torch.Tensor, p: FireParameters) -> LIFState:
+    return LIFState(initial_potential(x, p))
 
 
 def _prepare(x: torch.Tensor, state: LIFState | None, p: FireParameters) -> torch.Tensor:
@@ -138,3 +152,12 @@ def plif_multi_step(
 ):
     """ParametricLIF over ``x_seq`` of shape ``[T, B, ...]``; returns ``(spike_seq, LIFState)``."""
     return multi_step(plif_step, x_seq, state, p, backend, memory)
+
+
+FUSED[IFParameters] = Fused(lambda p: kernel_spec(KIND_IF, p), _initial_state)
+FUSED[LIFParameters] = Fused(
+    lambda p: kernel_spec(KIND_LIF, p, decay_input=p.decay_input, tau=float(p.tau)), _initial_state
+)
+FUSED[ParametricLIFParameters] = Fused(
+    lambda p: kernel_spec(KIND_PLIF, p, decay_input=p.decay_input, k=p.w.sigmoid()), _initial_state
+)

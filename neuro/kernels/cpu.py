@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from .source import cpu_source
+from .source import KIND_LIF, KIND_MASK, SCALARS, cpu_source
 
 __all__ = ["KernelBuildError", "cache_dir", "load_library", "lif_forward", "lif_backward"]
 
@@ -69,29 +69,25 @@ def _build(source: str, out: Path) -> None:
         raise KernelBuildError(f"{cc} failed to build the neuron kernels:\n{result.stderr[-2000:]}")
 
 
-_LIBS: dict[tuple[str, torch.dtype], ctypes.CDLL] = {}
+_LIBS: dict[tuple[str, torch.dtype, int], ctypes.CDLL] = {}
 _LOCK = threading.Lock()
 # Input dtype -> CPU variant (see source.CPU_VARIANTS). Half-precision inputs run on float32 copies
 # with each operation rounded as torch rounds it.
 VARIANTS = {torch.float32: "f32", torch.float64: "f64", torch.float16: "f16", torch.bfloat16: "bf16"}
-_SCALARS = [
-    ctypes.c_int64,
-    ctypes.c_int64,
-    ctypes.c_void_p,
-    ctypes.c_double,
-    ctypes.c_double,
-    ctypes.c_double,
-]
-_SCALARS.append(ctypes.c_int)
+# T, N, the PLIF leak, the SCALARS, mode, threads
+_SCALARS = (
+    [ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p] + [ctypes.c_double] * len(SCALARS) + [ctypes.c_int] * 2
+)
 
 
-def load_library(c_derivative: str, dtype: torch.dtype = torch.float32) -> ctypes.CDLL:
-    """The compiled kernels for one surrogate derivative and dtype, built on first use and cached on disk."""
+def load_library(c_derivative: str, dtype: torch.dtype = torch.float32, kind: int = KIND_LIF) -> ctypes.CDLL:
+    """The compiled kernels for one surrogate derivative, dtype and neuron kind, built on first use
+    and cached on disk."""
     with _LOCK:
-        if (c_derivative, dtype) in _LIBS:
-            return _LIBS[c_derivative, dtype]
+        if (c_derivative, dtype, kind) in _LIBS:
+            return _LIBS[c_derivative, dtype, kind]
         variant = VARIANTS[dtype]
-        source = cpu_source(c_derivative, variant)
+        source = cpu_source(c_derivative, variant, kind)
         key = "\n".join([source, repr((CFLAGS, FLAG_LADDER)), str(_compiler()), _cpu_id()])
         path = cache_dir() / hashlib.sha256(key.encode()).hexdigest()[:24] / "lif.so"
         try:
@@ -104,7 +100,7 @@ def load_library(c_derivative: str, dtype: torch.dtype = torch.float32) -> ctype
         lib.forward.argtypes = [ctypes.c_void_p] * 5 + _SCALARS
         lib.backward = getattr(lib, "neuro_lif_bwd_" + variant)
         lib.backward.argtypes = [ctypes.c_void_p] * 8 + _SCALARS
-        _LIBS[c_derivative, dtype] = lib
+        _LIBS[c_derivative, dtype, kind] = lib
         return lib
 
 
@@ -121,25 +117,33 @@ def _as(t: torch.Tensor | None, dtype: torch.dtype) -> torch.Tensor | None:
     return None if t is None else t.to(dtype).contiguous()
 
 
-def lif_forward(x, v0, k, tau, v_threshold, v_reset, mode, c_derivative, saved):
-    """Forward on contiguous CPU ``x [T, N]``, filling ``saved``; returns ``(spikes, v_last, saved)``."""
-    fn = load_library(c_derivative, x.dtype).forward
+def lif_forward(x, state0, k, scalars, mode, c_derivative, saved):
+    """Forward on contiguous CPU ``x [T, N]`` and ``state0 [S, N]``, filling ``saved``.
+
+    Returns ``(spikes [T, N], state_last [S, N], saved)``. Runs on ``torch.get_num_threads()`` threads.
+    """
+    fn = load_library(c_derivative, x.dtype, mode & KIND_MASK).forward
     real = compute_dtype(x.dtype)
-    xr, v0r = _as(x, real), _as(v0, real)
-    spikes, v_last = torch.empty_like(xr), torch.empty_like(v0r)
+    xr, s0 = _as(x, real), _as(state0, real)
+    spikes, state_last = torch.empty_like(xr), torch.empty_like(s0)
     T, N = x.shape
-    fn(*map(_ptr, (xr, v0r, spikes, v_last, saved)), T, N, _ptr(k), tau, v_threshold, v_reset, mode)
-    return spikes.to(x.dtype), v_last.to(x.dtype), saved
+    ptrs = map(_ptr, (xr, s0, spikes, state_last, saved))
+    fn(*ptrs, T, N, _ptr(k), *scalars, mode, torch.get_num_threads())
+    return spikes.to(x.dtype), state_last.to(x.dtype), saved
 
 
-def lif_backward(grad_s, grad_v_last, saved, v0, x, k, tau, v_threshold, v_reset, mode, c_derivative):
-    """Run the reverse pass; returns ``(grad_x, grad_v0, grad_k per neuron or None)``."""
-    fn = load_library(c_derivative, v0.dtype).backward
-    real = compute_dtype(v0.dtype)
-    grad_x = torch.empty(saved.shape, dtype=real)
-    grad_v0 = torch.empty(v0.shape, dtype=real)
-    grad_k = torch.empty(v0.shape, dtype=real) if k is not None else None
-    T, N = saved.shape
-    ins = (_as(grad_s, real), _as(grad_v_last, real), saved, _as(v0, real), _as(x, real))
-    fn(*map(_ptr, ins + (grad_x, grad_v0, grad_k)), T, N, _ptr(k), tau, v_threshold, v_reset, mode)
-    return grad_x.to(v0.dtype), grad_v0.to(v0.dtype), grad_k
+def lif_backward(grad_s, grad_state_last, saved, state0, x, k, scalars, mode, c_derivative):
+    """The reverse pass; returns ``(grad_x [T, N], grad_state0 [S, N], grad_k [N] or None)``.
+
+    ``grad_s`` and ``grad_state_last`` may be ``None`` (no gradient reached them).
+    """
+    fn = load_library(c_derivative, state0.dtype, mode & KIND_MASK).backward
+    real = compute_dtype(state0.dtype)
+    T, N = saved.shape[-2:]
+    grad_x = torch.empty((T, N), dtype=real)
+    grad_state0 = torch.empty(state0.shape, dtype=real)
+    grad_k = torch.empty(N, dtype=real) if k is not None else None
+    ins = (_as(grad_s, real), _as(grad_state_last, real), saved, _as(state0, real), _as(x, real))
+    outs = (grad_x, grad_state0, grad_k)
+    fn(*map(_ptr, ins + outs), T, N, _ptr(k), *scalars, mode, torch.get_num_threads())
+    return grad_x.to(state0.dtype), grad_state0.to(state0.dtype), grad_k

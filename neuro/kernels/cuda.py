@@ -1,8 +1,9 @@
 """The CUDA kernels: the shared kernel source compiled by NVRTC through CuPy, launched on torch's stream.
 
-Needs ``cupy-cuda12x`` (a wheel: no compiler, no CUDA toolkit). The kernels load and store float32,
-float16 or bfloat16 and compute in float; ``--fmad=false`` keeps each operation rounded as torch's,
-so the spikes are bit-equal to the torch reference on the same GPU.
+Needs ``cupy-cuda13x`` (``cupy-cuda12x`` for a CUDA 12 torch; a wheel: no compiler, no CUDA
+toolkit). The kernels load and store float32, float16 or bfloat16 and compute in float;
+``--fmad=false`` keeps each operation rounded as torch's, so the spikes are bit-equal to the torch
+reference on the same GPU.
 """
 
 from __future__ import annotations
@@ -65,28 +66,30 @@ def _launch(kernel, device: torch.device, n: int, args) -> None:
             kernel(((n + THREADS - 1) // THREADS,), (THREADS,), args)
 
 
-def _scalars(T, N, k, tau, v_threshold, v_reset, mode):
-    return (np.int64(T), np.int64(N), _ptr(k), np.float64(tau), np.float64(v_threshold), np.float64(v_reset),
-            np.int32(mode))  # fmt: skip
+def _scalars(T, N, k, scalars, mode):
+    return (np.int64(T), np.int64(N), _ptr(k), *map(np.float64, scalars), np.int32(mode))
 
 
-def lif_forward(x, v0, k, tau, v_threshold, v_reset, mode, c_derivative, saved):
-    """Forward on contiguous CUDA ``x [T, N]``, filling ``saved``; returns ``(spikes, v_last, saved)``."""
+def lif_forward(x, state0, k, scalars, mode, c_derivative, saved):
+    """Forward on contiguous CUDA ``x [T, N]`` and ``state0 [S, N]``, filling ``saved``.
+
+    Returns ``(spikes [T, N], state_last [S, N], saved)``.
+    """
     kernel = _function(c_derivative, "neuro_lif_fwd" + DTYPES[x.dtype], x.device)
-    spikes, v_last = torch.empty_like(x), torch.empty_like(v0)
+    spikes, state_last = torch.empty_like(x), torch.empty_like(state0)
     T, N = x.shape
-    args = (_ptr(x), _ptr(v0), _ptr(spikes), _ptr(v_last), _ptr(saved))
-    _launch(kernel, x.device, N, args + _scalars(T, N, k, tau, v_threshold, v_reset, mode))
-    return spikes, v_last, saved
+    args = (_ptr(x), _ptr(state0), _ptr(spikes), _ptr(state_last), _ptr(saved))
+    _launch(kernel, x.device, N, args + _scalars(T, N, k, scalars, mode))
+    return spikes, state_last, saved
 
 
-def lif_backward(grad_s, grad_v_last, saved, v0, x, k, tau, v_threshold, v_reset, mode, c_derivative):
-    """Reverse pass; returns ``(grad_x, grad_v0, grad_k per neuron (float32) or None)``."""
-    kernel = _function(c_derivative, "neuro_lif_bwd" + DTYPES[v0.dtype], v0.device)
-    grad_x = torch.empty(saved.shape, dtype=v0.dtype, device=v0.device)
-    grad_v0 = torch.empty_like(v0)
-    grad_k = torch.empty(v0.shape, dtype=torch.float32, device=v0.device) if k is not None else None
-    T, N = saved.shape
-    args = (_ptr(grad_s), _ptr(grad_v_last), _ptr(saved), _ptr(v0), _ptr(x), _ptr(grad_x), _ptr(grad_v0))
-    _launch(kernel, v0.device, N, args + (_ptr(grad_k),) + _scalars(T, N, k, tau, v_threshold, v_reset, mode))
-    return grad_x, grad_v0, grad_k
+def lif_backward(grad_s, grad_state_last, saved, state0, x, k, scalars, mode, c_derivative):
+    """Reverse pass; returns ``(grad_x [T, N], grad_state0 [S, N], grad_k per neuron (float32) or None)``."""
+    kernel = _function(c_derivative, "neuro_lif_bwd" + DTYPES[state0.dtype], state0.device)
+    T, N = saved.shape[-2:]
+    grad_x = torch.empty((T, N), dtype=state0.dtype, device=state0.device)
+    grad_state0 = torch.empty_like(state0)
+    grad_k = torch.empty(N, dtype=torch.float32, device=state0.device) if k is not None else None
+    ins = (grad_s, grad_state_last, saved, state0, x, grad_x, grad_state0, grad_k)
+    _launch(kernel, state0.device, N, tuple(map(_ptr, ins)) + _scalars(T, N, k, scalars, mode))
+    return grad_x, grad_state0, grad_k

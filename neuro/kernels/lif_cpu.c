@@ -1,141 +1,214 @@
-/* CPU loops of the fused IF / LIF / ParametricLIF kernels (OpenMP over blocks of neurons).
+/* CPU loops of the fused neuron kernels (OpenMP over tiles of neurons).
  *
- * Pasted by neuro/kernels/source.py after lif_core.h, once per REAL. Tensors are contiguous
- * [T, N]; each thread takes BLOCK neighbouring neurons and walks time for all of them, so the
- * loop over the block is innermost (SIMD) and every element is read and written once.
- * saved holds H_t (REAL) or, in lean mode, H_t - V_th rounded to bf16 (uint16_t); nothing
- * when no backward will run (MODE_NO_SAVE).
- * The neuron kind, decay_input and the memory mode are constants in each call of the always-inline
- * block functions below, so every combination gets its own vectorised loop without branches.
+ * Pasted by neuro/kernels/source.py after lif_core.h, once per REAL. Tensors are contiguous: x,
+ * spikes and grad_x [T, N], the state [S, N] (V, then A or I), saved [R, T, N]. Each thread takes
+ * one contiguous tile of neurons (its share, at most TILE) and walks time over all of it: the loop
+ * over the tile is innermost (SIMD), and each row of a tile is one long sequential stream, which
+ * the hardware prefetcher follows; short rows (the old 256-neuron blocks) left it retraining at
+ * every row and ran 1.8x slower. The running state lives in the output state tensor itself
+ * (forward) and in the output gradient of the initial state (backward), so nothing else is
+ * allocated. saved holds H_t (and ALIF's threshold) in REAL or, in lean mode, H_t - theta_t (and
+ * the threshold) rounded to bf16 (uint16_t); nothing when no backward will run (MODE_NO_SAVE).
+ * The kind, decay_input and what is saved are constants in each call of the always-inline tile
+ * functions below, so every combination gets its own vectorised loop without branches.
+ * Fresh output buffers are marked for transparent huge pages: faulting in 8 MiB 4 KiB at a time
+ * costs several times the kernel itself.
  */
 
-#define ALWAYS_INLINE static inline __attribute__((always_inline))
+#include <sys/mman.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
-ALWAYS_INLINE void FN(forward_block)(FN(lif_params) p, const int kind, const int decay, const int lean, const REAL *x,
-                                     const REAL *v0, REAL *spikes, REAL *v_last, void *saved, int64_t T, int64_t N,
-                                     int64_t n0, int64_t nb)
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+#define STORE_NONE 0
+#define STORE_EXACT 1
+#define STORE_LEAN 2
+
+/* Ask for huge pages on the 2 MiB-aligned part of a large buffer that has not been touched yet
+ * (memory malloc reuses is already mapped, and the call then changes nothing). */
+static void prefer_huge_pages(void *ptr, size_t bytes)
 {
-    p.kind = kind;
-    p.decay = decay;
-    REAL v[BLOCK], scratch[BLOCK];
-    for (int64_t j = 0; j < nb; j++)
-        v[j] = v0[n0 + j];
+#ifdef MADV_HUGEPAGE
+    const uintptr_t huge = (uintptr_t)1 << 21, begin = ((uintptr_t)ptr + huge - 1) & ~(huge - 1);
+    const uintptr_t end = ((uintptr_t)ptr + bytes) & ~(huge - 1);
+    if (ptr && end > begin)
+        madvise((void *)begin, end - begin, MADV_HUGEPAGE);
+#endif
+}
+
+/* Tiles: each thread's share of the N neurons, rounded up to 16 (one cache line of floats), at most TILE. */
+static int64_t tile_size(int64_t N, int threads)
+{
+    int64_t tile = (N + threads - 1) / threads;
+    tile = (tile + 15) / 16 * 16;
+    return tile < 16 ? 16 : (tile > TILE ? TILE : tile);
+}
+
+ALWAYS_INLINE void FN(forward_tile)(const FN(lif_params) *p, const int kind, const int decay, const int store,
+                                    const REAL *x, REAL *spikes, REAL *v, REAL *aux, void *saved, int64_t T,
+                                    int64_t N, int64_t n0, int64_t nb)
+{
     for (int64_t t = 0; t < T; t++) {
         const int64_t o = t * N + n0;
-        REAL *h_out = p.save ? (REAL *)saved + o : scratch; /* no backward: H goes to a scratch row */
 #pragma omp simd
         for (int64_t j = 0; j < nb; j++) {
-            const REAL h = FN(charge)(&p, x[o + j], v[j]);
-            const REAL y = RND(h - p.vth_sub);
-            const REAL s = y >= 0 ? (REAL)1 : (REAL)0;
-            spikes[o + j] = s;
-            v[j] = FN(reset)(&p, h, s);
-            if (lean)
+            REAL h, th, a = kind == KIND_ALIF || kind == KIND_CUBA ? aux[j] : (REAL)0;
+            const REAL y = FN(forward_step)(p, kind, decay, x[o + j], &v[j], &a, &h, &th);
+            spikes[o + j] = y >= 0 ? (REAL)1 : (REAL)0;
+            if (kind == KIND_ALIF || kind == KIND_CUBA)
+                aux[j] = a;
+            if (store == STORE_EXACT) {
+                ((REAL *)saved)[o + j] = h;
+                if (kind == KIND_ALIF)
+                    ((REAL *)saved)[T * N + o + j] = th;
+            } else if (store == STORE_LEAN) {
                 ((uint16_t *)saved)[o + j] = bf16_from_float((float)(y + (REAL)0)); /* -0 -> +0: sign = spike */
-            else
-                h_out[j] = h;
+                if (kind == KIND_ALIF)
+                    ((uint16_t *)saved)[T * N + o + j] = bf16_from_float((float)th);
+            }
         }
     }
-    for (int64_t j = 0; j < nb; j++)
-        v_last[n0 + j] = v[j];
 }
 
-void FN(neuro_lif_fwd)(const REAL *x, const REAL *v0, REAL *spikes, REAL *v_last, void *saved,
-                       int64_t T, int64_t N, const double *kp, double tau, double vth, double vr, int mode)
+#define FWD_STORES(kind, decay)                                                                                   \
+    (store == STORE_NONE    ? FN(forward_tile)(&p, kind, decay, STORE_NONE, x, spikes, v, aux, saved, T, N, n0, nb) \
+     : store == STORE_LEAN ? FN(forward_tile)(&p, kind, decay, STORE_LEAN, x, spikes, v, aux, saved, T, N, n0, nb) \
+                           : FN(forward_tile)(&p, kind, decay, STORE_EXACT, x, spikes, v, aux, saved, T, N, n0, nb))
+
+void FN(neuro_lif_fwd)(const REAL *x, const REAL *state0, REAL *spikes, REAL *state_last, void *saved, int64_t T,
+                       int64_t N, const double *kp, double tau, double vth, double vr, double tau2, double c1,
+                       double c2, double c3, int mode, int threads)
 {
-    const FN(lif_params) p = FN(make_params)(kp, tau, vth, vr, mode);
-    const int64_t nblocks = (N + BLOCK - 1) / BLOCK;
-#define FORWARD(kind, decay, lean) FN(forward_block)(p, kind, decay, lean, x, v0, spikes, v_last, saved, T, N, n0, nb)
-#pragma omp parallel for schedule(static) if (T * N >= PARALLEL_MIN)
-    for (int64_t b = 0; b < nblocks; b++) {
-        const int64_t n0 = b * BLOCK;
-        const int64_t nb = N - n0 < BLOCK ? N - n0 : BLOCK;
-        if (p.kind == KIND_IF)
-            p.lean ? FORWARD(KIND_IF, 0, 1) : FORWARD(KIND_IF, 0, 0);
-        else if (p.kind == KIND_LIF && p.decay)
-            p.lean ? FORWARD(KIND_LIF, 1, 1) : FORWARD(KIND_LIF, 1, 0);
-        else if (p.kind == KIND_LIF)
-            p.lean ? FORWARD(KIND_LIF, 0, 1) : FORWARD(KIND_LIF, 0, 0);
-        else if (p.decay)
-            p.lean ? FORWARD(KIND_PLIF, 1, 1) : FORWARD(KIND_PLIF, 1, 0);
-        else
-            p.lean ? FORWARD(KIND_PLIF, 0, 1) : FORWARD(KIND_PLIF, 0, 0);
+    const FN(lif_params) p = FN(make_params)(kp, tau, vth, vr, tau2, c1, c2, c3, mode);
+    const int two_states = p.kind == KIND_ALIF || p.kind == KIND_CUBA;
+    const int store = !p.save ? STORE_NONE : p.lean ? STORE_LEAN : STORE_EXACT;
+    const int64_t rows = p.kind == KIND_ALIF ? 2 : 1;
+    prefer_huge_pages(spikes, (size_t)(T * N) * sizeof(REAL));
+    if (store != STORE_NONE)
+        prefer_huge_pages(saved, (size_t)(rows * T * N) * (store == STORE_LEAN ? 2 : sizeof(REAL)));
+    const int64_t tile = tile_size(N, threads);
+    const int64_t ntiles = (N + tile - 1) / tile;
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1 && T * N >= PARALLEL_MIN)
+    for (int64_t b = 0; b < ntiles; b++) {
+        const int64_t n0 = b * tile;
+        const int64_t nb = N - n0 < tile ? N - n0 : tile;
+        REAL *v = state_last + n0, *aux = two_states ? state_last + N + n0 : v;
+        memcpy(v, state0 + n0, (size_t)nb * sizeof(REAL));
+        if (two_states)
+            memcpy(aux, state0 + N + n0, (size_t)nb * sizeof(REAL));
+        switch (KIND_ONLY) {
+        case KIND_IF:
+            FWD_STORES(KIND_IF, 0);
+            break;
+        case KIND_LIF:
+            p.decay ? FWD_STORES(KIND_LIF, 1) : FWD_STORES(KIND_LIF, 0);
+            break;
+        case KIND_PLIF:
+            p.decay ? FWD_STORES(KIND_PLIF, 1) : FWD_STORES(KIND_PLIF, 0);
+            break;
+        case KIND_ALIF:
+            p.decay ? FWD_STORES(KIND_ALIF, 1) : FWD_STORES(KIND_ALIF, 0);
+            break;
+        default:
+            FWD_STORES(KIND_CUBA, 0);
+        }
     }
-#undef FORWARD
 }
+#undef FWD_STORES
 
-/* H_t, H_t - V_th and S_t of element i, from the saved tensor. */
-ALWAYS_INLINE void FN(load_saved)(const FN(lif_params) *p, const int lean, const void *saved,
-                                                                 int64_t i, REAL *h, REAL *y, REAL *s)
+/* H_t, the threshold, H_t - theta_t and S_t of element i, from the saved tensor. */
+ALWAYS_INLINE void FN(load_saved)(const FN(lif_params) *p, const int kind, const int lean, const void *saved,
+                                  int64_t TN, int64_t i, REAL *h, REAL *th, REAL *y, REAL *s)
 {
     if (lean) {
         const uint16_t bits = ((const uint16_t *)saved)[i];
+        *th = kind == KIND_ALIF ? (REAL)float_from_bf16(((const uint16_t *)saved)[TN + i]) : p->vth;
         *y = (REAL)float_from_bf16(bits);
-        *h = *y + p->vth;
-        *s = (bits & 0x8000u) ? (REAL)0 : (REAL)1; /* the sign of H - V_th is the spike */
+        *h = *y + *th;
+        *s = (bits & 0x8000u) ? (REAL)0 : (REAL)1; /* the sign of H - theta is the spike */
     } else {
         *h = ((const REAL *)saved)[i];
-        *y = RND(*h - p->vth_sub);
+        *th = kind == KIND_ALIF ? ((const REAL *)saved)[TN + i] : p->vth;
+        *y = RND(*h - (kind == KIND_ALIF ? *th : p->vth_sub));
         *s = *y >= 0 ? (REAL)1 : (REAL)0;
     }
 }
 
-/* One time step of the reverse pass for a block of nb neurons; lean and plif are constants at
- * each call site, so the compiler emits a vectorised loop for each combination. */
-ALWAYS_INLINE void FN(backward_row)(
-    const FN(lif_params) *p, const int lean, const int plif, const REAL *grad_s, const void *saved, const REAL *v0,
-    const REAL *x, REAL *grad_x, REAL *gv, REAL *gk, int64_t t, int64_t N, int64_t n0, int64_t nb)
+/* The reverse pass over one tile: gv, ga and gk are the tile's slices of grad_state0 and grad_k. */
+ALWAYS_INLINE void FN(backward_tile)(const FN(lif_params) *p, const int kind, const int lean, const REAL *grad_s,
+                                     const void *saved, const REAL *v0, const REAL *x, REAL *grad_x, REAL *gv,
+                                     REAL *ga, REAL *gk, int64_t T, int64_t N, int64_t n0, int64_t nb)
 {
-    const int64_t o = t * N + n0;
-    const int64_t o_prev = t > 0 ? o - N : o;
+    const int64_t TN = T * N;
+    for (int64_t t = T - 1; t >= 0; t--) {
+        const int64_t o = t * N + n0;
+        const int64_t o_prev = t > 0 ? o - N : o;
 #pragma omp simd
-    for (int64_t j = 0; j < nb; j++) {
-        REAL h, y, s, gx;
-        FN(load_saved)(p, lean, saved, o + j, &h, &y, &s);
-        const REAL gs = grad_s[o + j];
-        const REAL gh = FN(backward_step)(p, gs, h, y, s, &gv[j], &gx);
-        grad_x[o + j] = gx;
-        if (plif) { /* V_{t-1}: recomputed from step t-1, or v0 (a select, so the loop vectorises) */
-            REAL hp, yp, sp;
-            FN(load_saved)(p, lean, saved, o_prev + j, &hp, &yp, &sp);
-            const REAL v_prev = t > 0 ? FN(reset)(p, hp, sp) : v0[n0 + j];
-            gk[j] += gh * FN(dh_dk)(p, x[o + j], v_prev);
+        for (int64_t j = 0; j < nb; j++) {
+            REAL h, th, y, s, gx, a = kind == KIND_ALIF || kind == KIND_CUBA ? ga[j] : (REAL)0;
+            FN(load_saved)(p, kind, lean, saved, TN, o + j, &h, &th, &y, &s);
+            const REAL gh = FN(backward_step)(p, kind, grad_s ? grad_s[o + j] : (REAL)0, h, th, y, s, &gv[j], &a,
+                                              &gx);
+            grad_x[o + j] = gx;
+            if (kind == KIND_ALIF || kind == KIND_CUBA)
+                ga[j] = a;
+            if (kind == KIND_PLIF) { /* V_{t-1}: recomputed from step t-1, or v0 (a select, so the loop vectorises) */
+                REAL hp, thp, yp, sp;
+                FN(load_saved)(p, kind, lean, saved, TN, o_prev + j, &hp, &thp, &yp, &sp);
+                const REAL v_prev = t > 0 ? FN(reset)(p, hp, sp, p->vth_mul) : v0[j];
+                gk[j] += gh * FN(dh_dk)(p, x[o + j], v_prev);
+            }
         }
     }
 }
 
-/* grad_v_last may be NULL (no gradient reached it); x and grad_k are used by
- * ParametricLIF only (grad_k[n] = sum over t of dL/dk for neuron n). */
-void FN(neuro_lif_bwd)(const REAL *grad_s, const REAL *grad_v_last, const void *saved, const REAL *v0,
-                       const REAL *x, REAL *grad_x, REAL *grad_v0, REAL *grad_k, int64_t T, int64_t N,
-                       const double *kp, double tau, double vth, double vr, int mode)
+#define BWD_LEAN(kind)                                                                                             \
+    (p.lean ? FN(backward_tile)(&p, kind, 1, grad_s, saved, v0, x, grad_x, gv, ga, gk, T, N, n0, nb)                 \
+            : FN(backward_tile)(&p, kind, 0, grad_s, saved, v0, x, grad_x, gv, ga, gk, T, N, n0, nb))
+
+/* grad_s (no gradient reached the spikes) and grad_state_last may be NULL; v0 (state0's V) and x
+ * are read by ParametricLIF only, which also writes grad_k[n] = sum over t of dL/dk for neuron n. */
+void FN(neuro_lif_bwd)(const REAL *grad_s, const REAL *grad_state_last, const void *saved, const REAL *state0,
+                       const REAL *x, REAL *grad_x, REAL *grad_state0, REAL *grad_k, int64_t T, int64_t N,
+                       const double *kp, double tau, double vth, double vr, double tau2, double c1, double c2,
+                       double c3, int mode, int threads)
 {
-    const FN(lif_params) p = FN(make_params)(kp, tau, vth, vr, mode);
-    const int64_t nblocks = (N + BLOCK - 1) / BLOCK;
-    const int plif = p.kind == KIND_PLIF;
-#pragma omp parallel for schedule(static) if (T * N >= PARALLEL_MIN)
-    for (int64_t b = 0; b < nblocks; b++) {
-        const int64_t n0 = b * BLOCK;
-        const int64_t nb = N - n0 < BLOCK ? N - n0 : BLOCK;
-        REAL gv[BLOCK], gk[BLOCK];
+    const FN(lif_params) p = FN(make_params)(kp, tau, vth, vr, tau2, c1, c2, c3, mode);
+    const int two_states = p.kind == KIND_ALIF || p.kind == KIND_CUBA;
+    prefer_huge_pages(grad_x, (size_t)(T * N) * sizeof(REAL));
+    const int64_t tile = tile_size(N, threads);
+    const int64_t ntiles = (N + tile - 1) / tile;
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1 && T * N >= PARALLEL_MIN)
+    for (int64_t b = 0; b < ntiles; b++) {
+        const int64_t n0 = b * tile;
+        const int64_t nb = N - n0 < tile ? N - n0 : tile;
+        REAL *gv = grad_state0 + n0, *ga = two_states ? grad_state0 + N + n0 : gv;
+        REAL *gk = grad_k ? grad_k + n0 : gv;
+        const REAL *v0 = state0 + n0;
         for (int64_t j = 0; j < nb; j++) {
-            gv[j] = grad_v_last ? grad_v_last[n0 + j] : (REAL)0;
-            gk[j] = 0;
+            gv[j] = grad_state_last ? grad_state_last[n0 + j] : (REAL)0;
+            if (two_states)
+                ga[j] = grad_state_last ? grad_state_last[N + n0 + j] : (REAL)0;
+            if (p.kind == KIND_PLIF)
+                gk[j] = 0;
         }
-        for (int64_t t = T - 1; t >= 0; t--) {
-            if (p.lean && plif)
-                FN(backward_row)(&p, 1, 1, grad_s, saved, v0, x, grad_x, gv, gk, t, N, n0, nb);
-            else if (p.lean)
-                FN(backward_row)(&p, 1, 0, grad_s, saved, v0, x, grad_x, gv, gk, t, N, n0, nb);
-            else if (plif)
-                FN(backward_row)(&p, 0, 1, grad_s, saved, v0, x, grad_x, gv, gk, t, N, n0, nb);
-            else
-                FN(backward_row)(&p, 0, 0, grad_s, saved, v0, x, grad_x, gv, gk, t, N, n0, nb);
-        }
-        for (int64_t j = 0; j < nb; j++) {
-            grad_v0[n0 + j] = gv[j];
-            if (plif)
-                grad_k[n0 + j] = gk[j];
+        switch (KIND_ONLY) {
+        case KIND_IF:
+            BWD_LEAN(KIND_IF);
+            break;
+        case KIND_LIF:
+            BWD_LEAN(KIND_LIF);
+            break;
+        case KIND_PLIF:
+            BWD_LEAN(KIND_PLIF);
+            break;
+        case KIND_ALIF:
+            BWD_LEAN(KIND_ALIF);
+            break;
+        default:
+            BWD_LEAN(KIND_CUBA);
         }
     }
 }
+#undef BWD_LEAN

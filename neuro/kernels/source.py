@@ -2,7 +2,8 @@
 
 The same per-element math (``lif_core.h``) is compiled by gcc for the CPU and by NVRTC for CUDA,
 so the CPU tests exercise the logic the GPU runs. Only the surrogate is compiled in; the neuron
-kind, reset, ``decay_input``, ``detach_reset`` and memory mode are runtime ``mode`` bits.
+kind, reset, ``decay_input``, ``detach_reset`` and memory mode are runtime ``mode`` bits, and the
+neuron's constants are the :data:`SCALARS` passed with each call.
 """
 
 from __future__ import annotations
@@ -12,13 +13,24 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 
-KIND_IF, KIND_LIF, KIND_PLIF = 0, 1, 2
-MODE_DECAY, MODE_SOFT, MODE_DETACH, MODE_LEAN = 4, 8, 16, 32
+# The neuron kind is the low three bits of ``mode``; the flags sit above it.
+KIND_IF, KIND_LIF, KIND_PLIF, KIND_ALIF, KIND_CUBA = 0, 1, 2, 3, 4
+KIND_MASK = 7
+MODE_DECAY, MODE_SOFT, MODE_DETACH, MODE_LEAN = 8, 16, 32, 64
 # nothing will run backward (no grad needed): the forward writes no saved tensor
-MODE_NO_SAVE = 64
+MODE_NO_SAVE = 128
+# State tensors per neuron (V; V and A for ALIF; V and I for CubaLIF) and saved rows per
+# neuron-step (H; H and the threshold for ALIF).
+STATE_ROWS = {KIND_IF: 1, KIND_LIF: 1, KIND_PLIF: 1, KIND_ALIF: 2, KIND_CUBA: 2}
+SAVED_ROWS = {KIND_IF: 1, KIND_LIF: 1, KIND_PLIF: 1, KIND_ALIF: 2, KIND_CUBA: 1}
+# The constants every kernel call takes, in order; a kind ignores those it does not use.
+# tau: LIF/ALIF tau, CubaLIF tau_mem; tau2: ALIF tau_adapt, CubaLIF tau_syn;
+# c1: ALIF beta, CubaLIF v_leak; c2, c3: CubaLIF r and w_in.
+SCALARS = ("tau", "v_threshold", "v_reset", "tau2", "c1", "c2", "c3")
 
-# Neurons per CPU block: the SIMD loop runs over a block, the time loop around it.
-CPU_BLOCK = 256
+# Neurons per CPU tile, at most: each thread walks time over one contiguous tile of its share of
+# the neurons, so every row of a tile is a long sequential stream for the prefetcher.
+CPU_TILE = 1 << 16
 # Fewer neuron-steps than this run on one thread (as torch does below its grain size): waking a
 # team costs more than it saves, and on a busy machine one late thread stalls the rest.
 CPU_PARALLEL_MIN = 1 << 16
@@ -27,6 +39,9 @@ _COMMON = f"""
 #define KIND_IF {KIND_IF}
 #define KIND_LIF {KIND_LIF}
 #define KIND_PLIF {KIND_PLIF}
+#define KIND_ALIF {KIND_ALIF}
+#define KIND_CUBA {KIND_CUBA}
+#define KIND_MASK {KIND_MASK}
 #define MODE_DECAY {MODE_DECAY}
 #define MODE_SOFT {MODE_SOFT}
 #define MODE_DETACH {MODE_DETACH}
@@ -39,10 +54,10 @@ _CPU_PRELUDE = """
 #include <stdint.h>
 #include <string.h>
 #define DEVICE static inline __attribute__((always_inline))
-#define DIV_TAU(a) ((a) / p->tau)
+#define DIV(a, c) ((a) / p->c) /* torch's CPU kernels divide by a Python scalar */
 #define SCALAR_ADD(c) RND(c) /* torch's CPU add/sub round a scalar to the input dtype; mul/div do not */
 #define SCALAR_MUL(c) (c)
-#define BLOCK {block}
+#define TILE {tile}
 #define PARALLEL_MIN {parallel_min}
 
 static inline uint16_t bf16_from_float(float f)
@@ -84,7 +99,7 @@ DEVICE float float_from_f16(unsigned short h)
 """
 
 _CUDA_SHARED = """
-#define DIV_TAU(a) ((a) * p->inv_tau)
+#define DIV(a, c) ((a) * p->inv_##c) /* torch's CUDA kernels multiply by the scalar's reciprocal */
 #define SCALAR_ADD(c) RND(c) /* torch's CUDA kernels read scalars cast to the input dtype */
 #define SCALAR_MUL(c) RND(c)
 #define REAL float
@@ -135,11 +150,11 @@ CPU_VARIANTS = {
 }
 
 
-def cpu_source(c_derivative: str, variant: str) -> str:
-    """C source of the CPU kernels ``neuro_lif_fwd_<variant>``/``neuro_lif_bwd_<variant>``.
+def cpu_source(c_derivative: str, variant: str, kind: int) -> str:
+    """C source of the CPU kernels ``neuro_lif_fwd_<variant>``/``neuro_lif_bwd_<variant>`` for one kind.
 
-    ``variant`` is a key of :data:`CPU_VARIANTS`; each is its own library, so a float32 model
-    never waits for the other builds.
+    ``variant`` is a key of :data:`CPU_VARIANTS`. Each (surrogate, variant, kind) is its own
+    library, so a float32 LIF model never waits for the other builds.
     """
     real, rnd = CPU_VARIANTS[variant]
     if real == "float":
@@ -148,12 +163,12 @@ def cpu_source(c_derivative: str, variant: str) -> str:
         sigmoid, sg = "(1.0 / (1.0 + exp(-(v))))", double_expression(c_derivative)
     defines = (
         f"#define REAL {real}\n#define SFX _{variant}\n#define RND(a) {rnd}\n"
-        f"#define SIGMOID(v) {sigmoid}\n#define SG(x) ({sg})\n"
+        f"#define SIGMOID(v) {sigmoid}\n#define SG(x) ({sg})\n#define KIND_ONLY {kind}\n"
     )
     return "\n".join(
         [
             _COMMON,
-            _CPU_PRELUDE.format(block=CPU_BLOCK, parallel_min=CPU_PARALLEL_MIN),
+            _CPU_PRELUDE.format(tile=CPU_TILE, parallel_min=CPU_PARALLEL_MIN),
             defines,
             _read("lif_core.h"),
             _read("lif_cpu.c"),

@@ -18,9 +18,12 @@ import pytest
 import torch
 
 from neuro import functional as F
-from neuro.functional.common import run_steps
-from neuro.kernels import cuda, run_multi_step
+from neuro.functional import multi_step
+from neuro.functional.common import FUSED, run_steps
+from neuro.kernels import cuda
 from neuro.kernels.source import (
+    KIND_ALIF,
+    KIND_CUBA,
     KIND_IF,
     KIND_LIF,
     KIND_PLIF,
@@ -28,6 +31,7 @@ from neuro.kernels.source import (
     MODE_DETACH,
     MODE_LEAN,
     MODE_SOFT,
+    SAVED_ROWS,
     cuda_kernels,
 )
 from neuro.surrogate import ATan
@@ -64,6 +68,17 @@ CONFIGS = [
     ),
     ("IF-hard", F.IFParameters(v_threshold=0.75), KIND_IF),
     ("PLIF-soft", F.ParametricLIFParameters(w=torch.tensor(0.0), v_reset=None), KIND_PLIF | MODE_DECAY),
+    (
+        "ALIF-hard",
+        F.ALIFParameters(tau=2.0, tau_adapt=4.0, beta=0.25, v_reset=-0.125),
+        KIND_ALIF | MODE_DECAY,
+    ),
+    ("ALIF-soft", F.ALIFParameters(tau=2.0, tau_adapt=8.0, beta=0.5, v_reset=None), KIND_ALIF | MODE_DECAY),
+    (
+        "CubaLIF-hard",
+        F.CubaLIFParameters(tau_syn=2.0, tau_mem=4.0, v_leak=0.125, r=1.5, w_in=2.0, v_reset=-0.125),
+        KIND_CUBA,
+    ),
 ]
 
 
@@ -81,12 +96,15 @@ def emulated(tmp_path_factory):
     return ctypes.CDLL(str(lib))
 
 
+N_SCALARS = 7  # tau, v_threshold, v_reset, tau2, c1, c2, c3
+
+
 def _launch(lib, name, N, *args):
     kernel = getattr(lib, name)
     block = ctypes.c_uint.in_dll(lib, "blockIdx")
-    scalars = [ctypes.c_longlong, ctypes.c_longlong, ctypes.c_void_p, ctypes.c_double, ctypes.c_double]
-    n_ptrs = len(args) - 7
-    kernel.argtypes = [ctypes.c_void_p] * n_ptrs + scalars + [ctypes.c_double, ctypes.c_int]
+    scalars = [ctypes.c_longlong, ctypes.c_longlong, ctypes.c_void_p] + [ctypes.c_double] * N_SCALARS
+    n_ptrs = len(args) - len(scalars) - 1
+    kernel.argtypes = [ctypes.c_void_p] * n_ptrs + scalars + [ctypes.c_int]
     for n in range(N):
         block.value = n
         kernel(*args)
@@ -96,28 +114,35 @@ def _ptr(t):
     return None if t is None else t.data_ptr()
 
 
-def _emulated_run(lib, p, mode, x, v0, grad_s):
-    """Forward and backward of the emulated CUDA kernels on [T, N] tensors."""
+def _emulated_run(lib, p, mode, x, state0, grad_s):
+    """Forward and backward of the emulated CUDA kernels on x [T, N] and state0 [S, N]."""
     T, N = x.shape
     sfx = DTYPES[x.dtype]
-    k = p.w.sigmoid().double().reshape(1) if isinstance(p, F.ParametricLIFParameters) else None
-    tau = float(getattr(p, "tau", 1.0))
+    spec = FUSED[type(p)].spec(p)
+    k = None if spec.k is None else spec.k.double().reshape(1)
     vr = 0.0 if p.v_reset is None else p.v_reset
-    scalars = (T, N, _ptr(k), tau, p.v_threshold, vr, mode)
-    spikes, v_last = torch.empty_like(x), torch.empty_like(v0)
-    saved = torch.empty(x.shape, dtype=torch.bfloat16 if mode & MODE_LEAN else x.dtype)
-    _launch(lib, "neuro_lif_fwd" + sfx, N, *map(_ptr, (x, v0, spikes, v_last, saved)), *scalars)
-    grad_x, grad_v0, grad_k = torch.empty_like(x), torch.empty_like(v0), torch.empty(N)
-    ptrs = (grad_s, None, saved, v0, x, grad_x, grad_v0, grad_k)
+    scalars = (T, N, _ptr(k), spec.tau, p.v_threshold, vr, spec.tau2, spec.c1, spec.c2, spec.c3, mode)
+    spikes, state_last = torch.empty_like(x), torch.empty_like(state0)
+    rows = SAVED_ROWS[mode & 7]
+    saved = torch.empty((rows, *x.shape), dtype=torch.bfloat16 if mode & MODE_LEAN else x.dtype)
+    _launch(lib, "neuro_lif_fwd" + sfx, N, *map(_ptr, (x, state0, spikes, state_last, saved)), *scalars)
+    grad_x, grad_state0, grad_k = torch.empty_like(x), torch.empty_like(state0), torch.empty(N)
+    ptrs = (grad_s, None, saved, state0, x, grad_x, grad_state0, grad_k)
     _launch(lib, "neuro_lif_bwd" + sfx, N, *map(_ptr, ptrs), *scalars)
-    return spikes, v_last, grad_x, grad_v0
+    return spikes, state_last, grad_x, grad_state0
 
 
 def _mode(p, kind):
     return kind | MODE_SOFT * (p.v_reset is None) | MODE_DETACH * p.detach_reset
 
 
-STEPS = {F.IFParameters: F.if_step, F.LIFParameters: F.lif_step, F.ParametricLIFParameters: F.plif_step}
+STEPS = {
+    F.IFParameters: F.if_step,
+    F.LIFParameters: F.lif_step,
+    F.ParametricLIFParameters: F.plif_step,
+    F.ALIFParameters: F.alif_step,
+    F.CubaLIFParameters: F.cuba_lif_step,
+}
 
 
 @pytest.mark.parametrize("lean", [False, True], ids=["exact", "lean"])
@@ -126,18 +151,20 @@ STEPS = {F.IFParameters: F.if_step, F.LIFParameters: F.lif_step, F.ParametricLIF
 def test_emulated_cuda_kernels_match_the_reference(emulated, name, p, kind, dtype, lean):
     g = torch.Generator().manual_seed(3)
     x = (torch.randn(6, 2, 15, generator=g) + 0.6).to(dtype)
-    v0 = torch.zeros(2, 15, dtype=dtype)
+    state = FUSED[type(p)].initial_state(x[0], p)
+    if len(state) == 2:  # a non-zero adaptation or current, exactly representable in every dtype
+        state = type(state)(state.v, torch.full_like(x[0], 0.25))
     grad_s = torch.randn(x.shape, generator=g).to(dtype)
-    ref_spikes, ref_state = run_steps(STEPS[type(p)], x, F.LIFState(v0), p)
+    ref_spikes, ref_state = run_steps(STEPS[type(p)], x, state, p)
     mode = _mode(p, kind) | MODE_LEAN * lean
-    spikes, v_last, grad_x, grad_v0 = _emulated_run(
-        emulated, p, mode, x.reshape(6, 30), v0.reshape(30), grad_s
-    )
+    state0 = torch.stack([t.reshape(30) for t in state])
+    spikes, state_last, grad_x, _ = _emulated_run(emulated, p, mode, x.reshape(6, 30), state0, grad_s)
     assert torch.equal(spikes.reshape(x.shape), ref_spikes)
-    assert torch.equal(v_last.reshape(v0.shape), ref_state.v)
+    for i, want in enumerate(ref_state):
+        assert torch.equal(state_last[i].reshape(want.shape), want)
     # gradients: the fused CPU kernel computes them in float32 with the same formulas
     xc = x.clone().requires_grad_()
-    out, _ = run_multi_step(STEPS[type(p)], xc, F.LIFState(v0), p, "cpu", "lean" if lean else "exact")
+    out, _ = multi_step(STEPS[type(p)], xc, state, p, "cpu", "lean" if lean else "exact")
     (want,) = torch.autograd.grad((out * grad_s).sum(), xc)
     tol = {torch.float32: 1e-5, torch.float16: 1e-3, torch.bfloat16: 1e-2}[dtype]
     torch.testing.assert_close(grad_x.reshape(x.shape).float(), want.float(), rtol=tol, atol=tol)
@@ -191,16 +218,17 @@ def test_cupy_glue_launches_the_kernels_with_the_right_arguments(emulated, monke
     x = (torch.randn(5, 40, generator=g) + 0.6).to(dtype)
     v0, grad_s = torch.zeros(40, dtype=dtype), torch.randn(5, 40, generator=g).to(dtype)
     k = torch.tensor([0.5], dtype=torch.float64)
-    saved = torch.empty(x.shape, dtype=torch.bfloat16 if lean else dtype)
-    spikes, v_last, saved = cuda.lif_forward(x, v0, k, 1.0, 1.0, -0.125, mode, ATan().c_derivative, saved)
-    grad_x, grad_v0, grad_k = cuda.lif_backward(grad_s, None, saved, v0, x, k, 1.0, 1.0, -0.125, mode,
+    saved = torch.empty((1, *x.shape), dtype=torch.bfloat16 if lean else dtype)
+    scalars = [1.0, 1.0, -0.125, 1.0, 0.0, 0.0, 0.0]
+    spikes, v_last, saved = cuda.lif_forward(x, v0[None], k, scalars, mode, ATan().c_derivative, saved)
+    grad_x, grad_v0, grad_k = cuda.lif_backward(grad_s, None, saved, v0[None], x, k, scalars, mode,
                                                 ATan().c_derivative)  # fmt: skip
     assert len(compiled) == 1  # one NVRTC module per surrogate and device
 
     ref_spikes, ref_state = run_steps(F.plif_step, x.unsqueeze(1), F.LIFState(v0.unsqueeze(0)), p)
-    assert torch.equal(spikes, ref_spikes.squeeze(1)) and torch.equal(v_last, ref_state.v.squeeze(0))
+    assert torch.equal(spikes, ref_spikes.squeeze(1)) and torch.equal(v_last[0], ref_state.v.squeeze(0))
     xc, wc = x.clone().requires_grad_(), p.w
-    out, _ = run_multi_step(F.plif_step, xc, F.LIFState(v0), p, "cpu", "lean" if lean else "exact")
+    out, _ = multi_step(F.plif_step, xc, F.LIFState(v0), p, "cpu", "lean" if lean else "exact")
     want_x, want_w = torch.autograd.grad((out * grad_s).sum(), (xc, wc))
     tol = {torch.float32: 1e-5, torch.float16: 1e-3, torch.bfloat16: 1e-2}[dtype]
     torch.testing.assert_close(grad_x.float(), want_x.float(), rtol=tol, atol=tol)
@@ -209,7 +237,7 @@ def test_cupy_glue_launches_the_kernels_with_the_right_arguments(emulated, monke
 
 
 gpu = pytest.mark.skipif(
-    not (torch.cuda.is_available() and cuda.available()), reason="needs a CUDA device and CuPy (cupy-cuda12x)"
+    not (torch.cuda.is_available() and cuda.available()), reason="needs a CUDA device and CuPy (cupy-cuda13x)"
 )
 
 
@@ -227,12 +255,13 @@ def test_cupy_backend_matches_torch_on_the_gpu(name, p, kind, dtype):
     results = {}
     for backend in ("torch", "cupy"):
         xc = x.clone().requires_grad_()
-        spikes, state = run_multi_step(STEPS[type(p)], xc, None, p, backend)
+        spikes, state = multi_step(STEPS[type(p)], xc, None, p, backend)
         (grad,) = torch.autograd.grad((spikes * torch.linspace(-1, 1, spikes.numel(), device="cuda").reshape(
-            spikes.shape).to(dtype)).sum() + state.v.float().sum(), xc)  # fmt: skip
-        results[backend] = (spikes, state.v, grad)
+            spikes.shape).to(dtype)).sum() + sum(t.float().sum() for t in state), xc)  # fmt: skip
+        results[backend] = (spikes, state, grad)
     assert torch.equal(results["cupy"][0], results["torch"][0])
-    assert torch.equal(results["cupy"][1], results["torch"][1])
+    for got, want in zip(results["cupy"][1], results["torch"][1], strict=True):
+        assert torch.equal(got, want)
     tol = {torch.float32: 1e-4, torch.float16: 2e-2, torch.bfloat16: 5e-2}[dtype]
     torch.testing.assert_close(results["cupy"][2].float(), results["torch"][2].float(), rtol=tol, atol=tol)
 
@@ -240,6 +269,4 @@ def test_cupy_backend_matches_torch_on_the_gpu(name, p, kind, dtype):
 @pytest.mark.gpu
 @gpu
 def test_auto_uses_cupy_for_cuda_tensors():
-    from neuro.kernels import resolve_backend
-
-    assert resolve_backend("auto", F.LIFParameters(), torch.zeros(2, 2, device="cuda")) == "cupy"
+    assert F.resolve_backend("auto", F.LIFParameters(), torch.zeros(2, 2, device="cuda")) == "cupy"
