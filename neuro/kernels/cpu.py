@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from . import buffers
 from .source import KIND_LIF, KIND_MASK, SCALARS, cpu_source
 
 __all__ = ["KernelBuildError", "cache_dir", "load_library", "lif_forward", "lif_backward"]
@@ -125,7 +126,7 @@ def lif_forward(x, state0, k, scalars, mode, c_derivative, saved):
     fn = load_library(c_derivative, x.dtype, mode & KIND_MASK).forward
     real = compute_dtype(x.dtype)
     xr, s0 = _as(x, real), _as(state0, real)
-    spikes, state_last = torch.empty_like(xr), torch.empty_like(s0)
+    spikes, state_last = buffers.empty(xr.shape, real), torch.empty_like(s0)
     T, N = x.shape
     ptrs = map(_ptr, (xr, s0, spikes, state_last, saved))
     fn(*ptrs, T, N, _ptr(k), *scalars, mode, torch.get_num_threads())
@@ -140,7 +141,7 @@ def lif_backward(grad_s, grad_state_last, saved, state0, x, k, scalars, mode, c_
     fn = load_library(c_derivative, state0.dtype, mode & KIND_MASK).backward
     real = compute_dtype(state0.dtype)
     T, N = saved.shape[-2:]
-    grad_x = torch.empty((T, N), dtype=real)
+    grad_x = buffers.empty((T, N), real)
     grad_state0 = torch.empty(state0.shape, dtype=real)
     grad_k = torch.empty(N, dtype=real) if k is not None else None
     ins = (_as(grad_s, real), _as(grad_state_last, real), saved, _as(state0, real), _as(x, real))

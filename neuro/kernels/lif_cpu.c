@@ -11,31 +11,12 @@
  * the threshold) rounded to bf16 (uint16_t); nothing when no backward will run (MODE_NO_SAVE).
  * The kind, decay_input and what is saved are constants in each call of the always-inline tile
  * functions below, so every combination gets its own vectorised loop without branches.
- * Fresh output buffers are marked for transparent huge pages: faulting in 8 MiB 4 KiB at a time
- * costs several times the kernel itself.
  */
-
-#include <sys/mman.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 #define STORE_NONE 0
 #define STORE_EXACT 1
 #define STORE_LEAN 2
-
-/* Ask for huge pages on the 2 MiB-aligned part of a large buffer that has not been touched yet
- * (memory malloc reuses is already mapped, and the call then changes nothing). */
-static void prefer_huge_pages(void *ptr, size_t bytes)
-{
-#ifdef MADV_HUGEPAGE
-    const uintptr_t huge = (uintptr_t)1 << 21, begin = ((uintptr_t)ptr + huge - 1) & ~(huge - 1);
-    const uintptr_t end = ((uintptr_t)ptr + bytes) & ~(huge - 1);
-    if (ptr && end > begin)
-        madvise((void *)begin, end - begin, MADV_HUGEPAGE);
-#endif
-}
 
 /* Tiles: each thread's share of the N neurons, rounded up to 16 (one cache line of floats), at most TILE. */
 static int64_t tile_size(int64_t N, int threads)
@@ -83,10 +64,6 @@ void FN(neuro_lif_fwd)(const REAL *x, const REAL *state0, REAL *spikes, REAL *st
     const FN(lif_params) p = FN(make_params)(kp, tau, vth, vr, tau2, c1, c2, c3, mode);
     const int two_states = p.kind == KIND_ALIF || p.kind == KIND_CUBA;
     const int store = !p.save ? STORE_NONE : p.lean ? STORE_LEAN : STORE_EXACT;
-    const int64_t rows = p.kind == KIND_ALIF ? 2 : 1;
-    prefer_huge_pages(spikes, (size_t)(T * N) * sizeof(REAL));
-    if (store != STORE_NONE)
-        prefer_huge_pages(saved, (size_t)(rows * T * N) * (store == STORE_LEAN ? 2 : sizeof(REAL)));
     const int64_t tile = tile_size(N, threads);
     const int64_t ntiles = (N + tile - 1) / tile;
 #pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1 && T * N >= PARALLEL_MIN)
@@ -176,7 +153,6 @@ void FN(neuro_lif_bwd)(const REAL *grad_s, const REAL *grad_state_last, const vo
 {
     const FN(lif_params) p = FN(make_params)(kp, tau, vth, vr, tau2, c1, c2, c3, mode);
     const int two_states = p.kind == KIND_ALIF || p.kind == KIND_CUBA;
-    prefer_huge_pages(grad_x, (size_t)(T * N) * sizeof(REAL));
     const int64_t tile = tile_size(N, threads);
     const int64_t ntiles = (N + tile - 1) / tile;
 #pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1 && T * N >= PARALLEL_MIN)

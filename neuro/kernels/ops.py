@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import torch
 
-from . import cpu, cuda
+from . import buffers, cpu, cuda
 from .source import KIND_MASK, KIND_PLIF, MODE_LEAN, MODE_NO_SAVE, SAVED_ROWS
 
 __all__ = ["lif_forward", "lif_backward", "saved_dtype", "saved_shape", "grad_k_dtype"]
@@ -40,10 +40,10 @@ def grad_k_dtype(state0: torch.Tensor) -> torch.dtype:
     return torch.float64 if state0.dtype == torch.float64 else torch.float32
 
 
-def _forward_buffers(x: torch.Tensor, k: torch.Tensor | None, mode: int):
+def _forward_buffers(x: torch.Tensor, k: torch.Tensor | None, mode: int, empty):
     """The PLIF leak as float64 (or ``None``) and the empty buffer the forward pass saves into."""
     k64 = None if k is None else k.detach().to(torch.float64).contiguous()
-    return k64, torch.empty(saved_shape(x, mode), dtype=saved_dtype(x, mode), device=x.device)
+    return k64, empty(saved_shape(x, mode), saved_dtype(x, mode))
 
 
 @torch.library.custom_op("neuro::lif_forward", mutates_args=(), device_types="cpu")
@@ -56,13 +56,15 @@ def lif_forward(
     surrogate: str,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Fused forward: ``(spikes [T, N], state_last [S, N], saved [R, T, N])``."""
-    k64, saved = _forward_buffers(x, k, mode)
+    k64, saved = _forward_buffers(x, k, mode, buffers.empty)
     return cpu.lif_forward(x, state0, k64, scalars, mode, surrogate, saved)
 
 
 @lif_forward.register_kernel("cuda")
 def _lif_forward_cuda(x, state0, k, scalars, mode, surrogate):
-    k64, saved = _forward_buffers(x, k, mode)
+    k64, saved = _forward_buffers(
+        x, k, mode, lambda shape, dtype: torch.empty(shape, dtype=dtype, device=x.device)
+    )
     return cuda.lif_forward(x, state0, k64, scalars, mode, surrogate, saved)
 
 
