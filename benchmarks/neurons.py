@@ -1,42 +1,53 @@
-"""Benchmark: LIF forward+backward over T steps for neuro's backends and the peers, same dynamics for all.
+"""Benchmark: a neuron's forward+backward over T steps, neuro's backends and the peers, same dynamics for all.
 
-Every implementation runs the same LIF (tau = 2, V_th = 1, hard reset to 0, input decayed):
-``H = V + (X - V) / tau``, ``S = H >= 1``, ``V = H (1 - S)``. Parameter mapping:
+``--neuron lif`` (the default): every implementation runs the same LIF (tau = 2, V_th = 1, hard
+reset to 0, input decayed): ``H = V + (X - V) / tau``, ``S = H >= 1``, ``V = H (1 - S)``:
 
 * neuro: ``LIFParameters(tau=2.0)``, backends ``torch`` / ``cpu`` (and ``cpu`` lean) / ``cupy``;
 * SpikingJelly 2.0: ``LIFNode(tau=2.0, step_mode="m")`` (its torch path on the CPU; Triton on CUDA);
 * Norse: ``LIFBoxCell`` with ``tau_mem_inv = 1 / (tau dt)``, ``dt = 1e-3`` (``dv = (X - V) / tau``), looped;
 * snnTorch: ``Leaky(beta=1 - 1/tau, reset_mechanism="zero", reset_delay=False)`` fed ``X / tau``, looped;
-* a naive torch loop of the same three lines with an ATan surrogate.
+* a naive torch loop of the same three lines with an ATan surrogate, and that loop under
+  ``torch.compile`` (what a user would try first; compiled once, before timing).
+
+``--neuron alif`` (``ALIFParameters(tau=2, tau_adapt=20, beta=0.2)``) and ``--neuron cuba``
+(``CubaLIFParameters(tau_syn=2, tau_mem=2, r=2, w_in=2)`` fed ``0.3 X``; SpikingJelly's
+``CUBALIFNode(c_decay=0.5, v_decay=0.5)`` is the same neuron) time neuro's backends and the
+``torch.compile``d reference loop.
 
 Firing rates must agree before anything is timed. Rounds run every implementation once in turn
 (so a load change on a shared machine hits all alike); forward, backward and total times are
 reported as median and interquartile range. "saved MiB" is what autograd keeps for backward
 (a saved_tensors_hooks probe; on CUDA also the peak allocated memory). The bandwidth floor is one
-elementwise pass (``x * 2``: read and write the [T, B, N] tensor), measured the same way;
-forward+backward needs at least three such passes (x -> spikes, H written and read back,
-grad_spikes -> grad_x). Results go to a table and to JSON (``--out``). See benchmarks/README.md.
+elementwise pass into a preallocated output (``torch.mul(x, 2, out=y)``: read and write the
+[T, B, N] tensor once, no allocation), measured the same way; forward+backward needs at least
+three such passes (x -> spikes, H written and read back, grad_spikes -> grad_x). The load average
+is printed before and after; above 1.5 the figures are marked as not comparable. Results go to a
+table and to JSON (``--out``). See benchmarks/README.md.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
-import statistics
 import sys
 import time
 import warnings
 from pathlib import Path
 
 import torch
+from common import CLOCK_HELP, CLOCKS, load_verdict, machine, summarize, write_report
 from tqdm import tqdm
 
-import neuro
 from neuro import functional as F
 
 TAU, V_TH = 2.0, 1.0
+# the other neurons: parameters, and the input scale that gives a firing rate near LIF's
+NEURONS = {
+    "lif": (F.lif_multi_step, F.LIFParameters(tau=TAU, v_threshold=V_TH, v_reset=0.0), 1.0),
+    "alif": (F.alif_multi_step, F.ALIFParameters(tau=TAU, tau_adapt=20.0, beta=0.2, v_threshold=V_TH), 1.0),
+    "cuba": (F.cuba_lif_multi_step, F.CubaLIFParameters(tau_syn=2.0, tau_mem=2.0, r=2.0, w_in=2.0), 0.3),
+}
 
 
 class _ATanSpike(torch.autograd.Function):
@@ -61,9 +72,14 @@ def naive_loop(x_seq):
     return torch.stack(out)
 
 
-def neuro_backend(backend, memory="exact"):
-    p = F.LIFParameters(tau=TAU, v_threshold=V_TH, v_reset=0.0)
-    return lambda x: F.lif_multi_step(x, None, p, backend, memory)[0]
+def compiled(fn):
+    """``fn`` under ``torch.compile`` (inductor); compiled here, at the first call, before timing."""
+    return torch.compile(fn, dynamic=False)
+
+
+def neuro_backend(neuron, backend, memory="exact"):
+    multi_step, p, scale = NEURONS[neuron]
+    return lambda x: multi_step(x * scale if scale != 1.0 else x, None, p, backend, memory)[0]
 
 
 def spikingjelly():
@@ -76,6 +92,20 @@ def spikingjelly():
     def run(x):
         functional.reset_net(node)
         return node(x)
+
+    return run
+
+
+def spikingjelly_cuba():
+    from spikingjelly.activation_based import functional, neuron, surrogate
+
+    # c = c / 2 + X, v = v / 2 + c: CubaLIF(tau_syn=2, tau_mem=2, r=2, w_in=2), on the same scaled input
+    node = neuron.CUBALIFNode(c_decay=0.5, v_decay=0.5, v_threshold=V_TH, surrogate_function=surrogate.ATan())
+    node.step_mode = "m"
+
+    def run(x):
+        functional.reset_net(node)
+        return node(x * NEURONS["cuba"][2])
 
     return run
 
@@ -113,17 +143,24 @@ def snntorch():
     return run
 
 
-def implementations(device: str) -> dict:
-    impls = {
-        "neuro torch": lambda: neuro_backend("torch"),
-        "naive torch loop": lambda: naive_loop,
-        "spikingjelly 2.0" + (" (triton)" if device == "cuda" else ""): spikingjelly,
-        "norse LIFBoxCell loop": norse,
-        "snntorch Leaky loop": snntorch,
-    }
+def implementations(device: str, neuron: str = "lif") -> dict:
+    """Name -> a function that builds the implementation (so a missing peer only skips its row)."""
     fused = "cupy" if device == "cuda" else "cpu"
-    impls[f"neuro {fused}"] = lambda: neuro_backend(fused)
-    impls[f"neuro {fused} lean"] = lambda: neuro_backend(fused, "lean")
+    impls = {"neuro torch": lambda: neuro_backend(neuron, "torch")}
+    if neuron == "lif":
+        impls |= {
+            "naive torch loop": lambda: naive_loop,
+            "torch.compile naive loop": lambda: compiled(naive_loop),
+            "spikingjelly 2.0" + (" (triton)" if device == "cuda" else ""): spikingjelly,
+            "norse LIFBoxCell loop": norse,
+            "snntorch Leaky loop": snntorch,
+        }
+    else:
+        impls["torch.compile neuro torch"] = lambda: compiled(neuro_backend(neuron, "torch"))
+    if neuron == "cuba":
+        impls["spikingjelly 2.0 CUBALIFNode"] = spikingjelly_cuba
+    impls[f"neuro {fused}"] = lambda: neuro_backend(neuron, fused)
+    impls[f"neuro {fused} lean"] = lambda: neuro_backend(neuron, fused, "lean")
     return impls
 
 
@@ -149,30 +186,23 @@ def saved_bytes(run, x):
     return sum(seen.values())
 
 
-def time_once(run, x, grad, device):
+def time_once(run, x, grad, device, clock=time.perf_counter):
     x = x.detach().requires_grad_()
     _sync(device)
-    t0 = time.perf_counter()
+    t0 = clock()
     s = run(x)
     _sync(device)
-    t1 = time.perf_counter()
+    t1 = clock()
     s.backward(grad)
     _sync(device)
-    return t1 - t0, time.perf_counter() - t1
-
-
-def summarize(values):
-    q = statistics.quantiles(values, n=4) if len(values) > 1 else [values[0]] * 3
-    return {
-        "median_ms": 1e3 * statistics.median(values),
-        "p25_ms": 1e3 * q[0],
-        "p75_ms": 1e3 * q[2],
-        "min_ms": 1e3 * min(values),
-    }
+    return t1 - t0, clock() - t1
 
 
 def parse_args(argv):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument(
+        "--neuron", default="lif", choices=sorted(NEURONS), help="lif (with the peers), alif or cuba"
+    )
     ap.add_argument("--T", type=int, default=16)
     ap.add_argument("--B", type=int, default=32)
     ap.add_argument("--N", type=int, default=4096)
@@ -182,15 +212,18 @@ def parse_args(argv):
         "--device", default="cuda" if torch.cuda.is_available() else "cpu", choices=["cpu", "cuda"]
     )
     ap.add_argument("--threads", type=int, default=os.cpu_count(), help="torch and OpenMP threads (CPU)")
+    ap.add_argument("--clock", default="wall", choices=sorted(CLOCKS), help=CLOCK_HELP)
     ap.add_argument("--only", nargs="*", help="substrings of implementation names to run")
-    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "neurons.json")
+    ap.add_argument(
+        "--out", type=Path, help="JSON report (default: benchmarks/results/neurons-<neuron>.json)"
+    )
     return ap.parse_args(argv)
 
 
 def prepare(args, x):
     """Build each implementation and measure its firing rate; returns (runs, rates, notes)."""
     runs, rates, notes = {}, {}, {}
-    for name, make in implementations(args.device).items():
+    for name, make in implementations(args.device, args.neuron).items():
         if args.only and not any(o in name for o in args.only):
             continue
         try:
@@ -206,19 +239,20 @@ def prepare(args, x):
 def time_rounds(args, runs, x, grad):
     """Forward and backward seconds per implementation, and the elementwise-pass seconds, per round."""
     times = {name: ([], []) for name in runs}
-    floor = []
+    floor, out = [], torch.empty_like(x)
+    clock = CLOCKS[args.clock]
     for r in tqdm(range(args.warmup + args.repeats), desc="rounds", disable=None):
         for name, run in runs.items():
-            fwd, bwd = time_once(run, x, grad, args.device)
+            fwd, bwd = time_once(run, x, grad, args.device, clock)
             if r >= args.warmup:
                 times[name][0].append(fwd)
                 times[name][1].append(bwd)
         _sync(args.device)
-        t0 = time.perf_counter()
-        x * 2.0  # noqa: B018  (the bandwidth floor: read and write the tensor once)
+        t0 = clock()
+        torch.mul(x, 2.0, out=out)  # the bandwidth floor: read and write the tensor once
         _sync(args.device)
         if r >= args.warmup:
-            floor.append(time.perf_counter() - t0)
+            floor.append(clock() - t0)
     return times, floor
 
 
@@ -249,12 +283,13 @@ def summarize_all(args, runs, rates, times, floor, x, grad):
     return results, floor_summary, best_peer
 
 
-def print_table(args, results, floor, best_peer, notes):
+def print_table(args, results, floor, best_peer, notes, verdict):
     floor_ms = floor["median_ms"]
     print(
-        f"\nLIF forward+backward, T={args.T} B={args.B} N={args.N} float32 on {args.device}, "
-        f"{args.threads} threads, median [p25-p75] of {args.repeats} rounds, load {os.getloadavg()[0]:.1f}"
+        f"\n{args.neuron.upper()} forward+backward, T={args.T} B={args.B} N={args.N} float32 on "
+        f"{args.device}, {args.threads} threads, median [p25-p75] of {args.repeats} rounds, {args.clock} time"
     )
+    print(verdict)
     print(
         f"bandwidth floor: one elementwise pass {floor_ms:.3f} ms (min {floor['min_ms']:.3f}); "
         f"fwd+bwd needs 3 = {3 * floor_ms:.3f} ms"
@@ -262,7 +297,7 @@ def print_table(args, results, floor, best_peer, notes):
     print("(min: the fastest round, the closest to an idle machine; x floor and ratios use medians)")
     cols = ("forward ms", "backward ms", "total ms", "min", "saved MiB", "rate", "x floor", "vs best peer")
     widths = (18, 18, 18, 7, 10, 7, 8, 13)
-    print(f"{'implementation':28s}" + "".join(f" {c:>{w}s}" for c, w in zip(cols, widths, strict=True)))
+    print(f"{'implementation':30s}" + "".join(f" {c:>{w}s}" for c, w in zip(cols, widths, strict=True)))
     for name, res in sorted(results.items(), key=lambda kv: kv[1]["total"]["median_ms"]):
         cells = [
             f"{res[k]['median_ms']:.2f} [{res[k]['p25_ms']:.1f}-{res[k]['p75_ms']:.1f}]"
@@ -271,7 +306,7 @@ def print_table(args, results, floor, best_peer, notes):
         cells.append(f"{res['total']['min_ms']:.2f}")
         cells += [f"{res['saved_MiB']:.1f}", f"{res['firing_rate']:.4f}", f"{res['x_floor']:.2f}"]
         cells.append(f"{res['speedup_vs_best_peer']:.2f}x" if best_peer else "-")
-        print(f"{name:28s}" + "".join(f" {c:>{w}s}" for c, w in zip(cells, widths, strict=True)))
+        print(f"{name:30s}" + "".join(f" {c:>{w}s}" for c, w in zip(cells, widths, strict=True)))
     if best_peer:
         print(f"best peer: {best_peer}")
     for name, note in notes.items():
@@ -280,12 +315,13 @@ def print_table(args, results, floor, best_peer, notes):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    args.out = args.out or Path(__file__).parent / "results" / f"neurons-{args.neuron}.json"
     torch.set_num_threads(args.threads)
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     warnings.filterwarnings("ignore", category=FutureWarning)
     g = torch.Generator().manual_seed(0)
     shape = (args.T, args.B, args.N)
-    x = (torch.rand(shape, generator=g) * 1.6 + 0.2).to(args.device)  # LIF firing rate ~ 0.2
+    x = (torch.rand(shape, generator=g) * 1.6 + 0.2).to(args.device)  # firing rates ~ 0.13 to 0.25
     grad = torch.randn(shape, generator=g).to(args.device)
 
     runs, rates, notes = prepare(args, x)
@@ -296,30 +332,19 @@ def main(argv=None) -> int:
         return 1
     load_before = os.getloadavg()
     times, floor = time_rounds(args, runs, x, grad)
+    load_after = os.getloadavg()
     results, floor_pass, best_peer = summarize_all(args, runs, rates, times, floor, x, grad)
-    print_table(args, results, floor_pass, best_peer, notes)
-
+    print_table(args, results, floor_pass, best_peer, notes, load_verdict(load_before, load_after))
     report = {
-        "config": vars(args) | {"out": str(args.out), "dtype": "float32", "tau": TAU, "v_threshold": V_TH},
-        "machine": {
-            "platform": platform.platform(),
-            "cpu_count": os.cpu_count(),
-            "load_average_before": load_before,
-            "load_average_after": os.getloadavg(),
-            "torch": torch.__version__,
-            "neuro": neuro.__version__,
-            "device_name": torch.cuda.get_device_name() if args.device == "cuda" else platform.processor(),
-        },
+        "config": vars(args)
+        | {"out": str(args.out), "dtype": "float32", "params": repr(NEURONS[args.neuron][1])},
+        "machine": machine(args.device, load_before, load_after),
         "floor_pass": floor_pass,
         "best_peer": best_peer,
         "results": results,
         "notes": notes,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(report, indent=2))
-    os.replace(tmp, args.out)
-    print(f"wrote {args.out}")
+    write_report(args.out, report)
     return 0
 
 

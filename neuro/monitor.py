@@ -57,8 +57,9 @@ class Monitor:
         def hook(module, inputs, output):
             spikes = output.detach()
             count = self._counts[name]
-            # float64 keeps the count exact far past float32's 2**24; a tensor, so no device sync.
-            count[0] = count[0] + spikes.sum(dtype=torch.float64)
+            # spikes are 0 or 1: counting the non-zeros is exact (int64) and reads the tensor once,
+            # where sum(dtype=float64) first copied it to float64; a tensor, so no device sync.
+            count[0] = count[0] + torch.count_nonzero(spikes)
             count[1] += spikes.numel()
             if self.record_spikes:
                 self.spikes[name].append(spikes)
@@ -81,7 +82,7 @@ class Monitor:
         steps = sum(n for _, n in self._counts.values())
         if not spikes:
             return torch.tensor(float("nan"))
-        return (sum(spikes) / steps).float()
+        return (sum(spikes).double() / steps).float()
 
     def firing_rates(self) -> dict[str, float]:
         """Spikes per neuron per step, per layer, over everything recorded (NaN: nothing recorded)."""

@@ -88,9 +88,11 @@ class SpikingNeuron(nn.Module):
     def _check_state_finite(self) -> None:
         """NaN or Inf anywhere in the input leaves the final membrane potential non-finite."""
         v = self.state.v
-        if torch.compiler.is_compiling() or v.device.type != "cpu":
+        if torch.compiler.is_compiling() or v.device.type != "cpu" or v.numel() == 0:
             return
-        if not bool(torch.isfinite(v).all()):
+        # NaN propagates into the minimum and maximum, and Inf is one of them: one reduction, no
+        # temporary (isfinite(v).all() wrote and read a mask of v's size)
+        if not bool(torch.isfinite(torch.stack(v.aminmax())).all()):
             raise ValueError(
                 f"{type(self).__name__}: the membrane potential became NaN or Inf; the input to this "
                 "layer contained non-finite values (check the data and the layers before it). "

@@ -136,7 +136,7 @@ def lif_forward(x, state0, k, scalars, mode, c_derivative, saved):
 def lif_backward(grad_s, grad_state_last, saved, state0, x, k, scalars, mode, c_derivative):
     """The reverse pass; returns ``(grad_x [T, N], grad_state0 [S, N], grad_k [N] or None)``.
 
-    ``grad_s`` and ``grad_state_last`` may be ``None`` (no gradient reached them).
+    ``grad_state_last`` may be ``None`` (no gradient reached it).
     """
     fn = load_library(c_derivative, state0.dtype, mode & KIND_MASK).backward
     real = compute_dtype(state0.dtype)

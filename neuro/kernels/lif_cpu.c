@@ -26,10 +26,14 @@ static int64_t tile_size(int64_t N, int threads)
     return tile < 16 ? 16 : (tile > TILE ? TILE : tile);
 }
 
-ALWAYS_INLINE void FN(forward_tile)(const FN(lif_params) *p, const int kind, const int decay, const int store,
+/* The tile functions take a local copy of the parameters: read through a pointer, they could alias
+ * the stores of the loop, so the compiler reloaded them (and branched on the reset mode) in every
+ * iteration, and the PLIF reverse loop did not vectorise at all. */
+ALWAYS_INLINE void FN(forward_tile)(const FN(lif_params) *params, const int kind, const int decay, const int store,
                                     const REAL *x, REAL *spikes, REAL *v, REAL *aux, void *saved, int64_t T,
                                     int64_t N, int64_t n0, int64_t nb)
 {
+    const FN(lif_params) local = *params, *p = &local;
     for (int64_t t = 0; t < T; t++) {
         const int64_t o = t * N + n0;
 #pragma omp simd
@@ -113,10 +117,12 @@ ALWAYS_INLINE void FN(load_saved)(const FN(lif_params) *p, const int kind, const
 }
 
 /* The reverse pass over one tile: gv, ga and gk are the tile's slices of grad_state0 and grad_k. */
-ALWAYS_INLINE void FN(backward_tile)(const FN(lif_params) *p, const int kind, const int lean, const REAL *grad_s,
-                                     const void *saved, const REAL *v0, const REAL *x, REAL *grad_x, REAL *gv,
-                                     REAL *ga, REAL *gk, int64_t T, int64_t N, int64_t n0, int64_t nb)
+ALWAYS_INLINE void FN(backward_tile)(const FN(lif_params) *params, const int kind, const int lean,
+                                     const REAL *grad_s, const void *saved, const REAL *v0, const REAL *x,
+                                     REAL *grad_x, REAL *gv, REAL *ga, REAL *gk, int64_t T, int64_t N, int64_t n0,
+                                     int64_t nb)
 {
+    const FN(lif_params) local = *params, *p = &local;
     const int64_t TN = T * N;
     for (int64_t t = T - 1; t >= 0; t--) {
         const int64_t o = t * N + n0;
@@ -125,16 +131,16 @@ ALWAYS_INLINE void FN(backward_tile)(const FN(lif_params) *p, const int kind, co
         for (int64_t j = 0; j < nb; j++) {
             REAL h, th, y, s, gx, a = kind == KIND_ALIF || kind == KIND_CUBA ? ga[j] : (REAL)0;
             FN(load_saved)(p, kind, lean, saved, TN, o + j, &h, &th, &y, &s);
-            const REAL gh = FN(backward_step)(p, kind, grad_s ? grad_s[o + j] : (REAL)0, h, th, y, s, &gv[j], &a,
-                                              &gx);
+            const REAL gh = FN(backward_step)(p, kind, grad_s[o + j], h, th, y, s, &gv[j], &a, &gx);
             grad_x[o + j] = gx;
             if (kind == KIND_ALIF || kind == KIND_CUBA)
                 ga[j] = a;
-            if (kind == KIND_PLIF) { /* V_{t-1}: recomputed from step t-1, or v0 (a select, so the loop vectorises) */
+            if (kind == KIND_PLIF) { /* V_{t-1}: recomputed from step t-1, or v0; both loaded, then a
+                                      * select (a conditional load would stop the vectoriser) */
                 REAL hp, thp, yp, sp;
                 FN(load_saved)(p, kind, lean, saved, TN, o_prev + j, &hp, &thp, &yp, &sp);
-                const REAL v_prev = t > 0 ? FN(reset)(p, hp, sp, p->vth_mul) : v0[j];
-                gk[j] += gh * FN(dh_dk)(p, x[o + j], v_prev);
+                const REAL recomputed = FN(reset)(p, hp, sp, p->vth_mul), first = v0[j];
+                gk[j] += gh * FN(dh_dk)(p, x[o + j], t > 0 ? recomputed : first);
             }
         }
     }
@@ -144,8 +150,8 @@ ALWAYS_INLINE void FN(backward_tile)(const FN(lif_params) *p, const int kind, co
     (p.lean ? FN(backward_tile)(&p, kind, 1, grad_s, saved, v0, x, grad_x, gv, ga, gk, T, N, n0, nb)                 \
             : FN(backward_tile)(&p, kind, 0, grad_s, saved, v0, x, grad_x, gv, ga, gk, T, N, n0, nb))
 
-/* grad_s (no gradient reached the spikes) and grad_state_last may be NULL; v0 (state0's V) and x
- * are read by ParametricLIF only, which also writes grad_k[n] = sum over t of dL/dk for neuron n. */
+/* grad_state_last may be NULL (no gradient reached it); v0 (state0's V) and x are read by
+ * ParametricLIF only, which also writes grad_k[n] = sum over t of dL/dk for neuron n. */
 void FN(neuro_lif_bwd)(const REAL *grad_s, const REAL *grad_state_last, const void *saved, const REAL *state0,
                        const REAL *x, REAL *grad_x, REAL *grad_state0, REAL *grad_k, int64_t T, int64_t N,
                        const double *kp, double tau, double vth, double vr, double tau2, double c1, double c2,

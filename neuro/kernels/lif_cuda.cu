@@ -74,8 +74,7 @@ extern "C" __global__ void FN(neuro_lif_bwd)(const STORAGE *grad_s, const STORAG
         const long long i = t * N + n;
         REAL h, th, y, s, gx;
         FN(load_saved)(&p, saved, T * N, i, &h, &th, &y, &s);
-        const REAL gs = grad_s ? LOAD(grad_s[i]) : (REAL)0;
-        const REAL gh = FN(backward_step)(&p, p.kind, gs, h, th, y, s, &gv, &ga, &gx);
+        const REAL gh = FN(backward_step)(&p, p.kind, LOAD(grad_s[i]), h, th, y, s, &gv, &ga, &gx);
         grad_x[i] = STORE(gx);
         if (p.kind == KIND_PLIF) {
             REAL v_prev = LOAD(state0[n]);

@@ -90,14 +90,14 @@ def lif_backward(
     surrogate: str,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Fused reverse pass: ``(grad_x [T, N], grad_state0 [S, N], grad_k [N] (PLIF; else empty))``."""
-    args = _backward_args(grad_spikes, grad_state, x, k)
+    args = _backward_args(grad_spikes, grad_state, saved, state0, x, k)
     grads = cpu.lif_backward(args[0], args[1], saved, state0, args[2], args[3], scalars, mode, surrogate)
     return _with_grad_k(grads, state0)
 
 
 @lif_backward.register_kernel("cuda")
 def _lif_backward_cuda(grad_spikes, grad_state, saved, state0, x, k, scalars, mode, surrogate):
-    args = _backward_args(grad_spikes, grad_state, x, k)
+    args = _backward_args(grad_spikes, grad_state, saved, state0, x, k)
     grads = cuda.lif_backward(args[0], args[1], saved, state0, args[2], args[3], scalars, mode, surrogate)
     return _with_grad_k(grads, state0)
 
@@ -109,10 +109,11 @@ def _lif_backward_fake(grad_spikes, grad_state, saved, state0, x, k, scalars, mo
     return state0.new_empty(saved.shape[1:]), torch.empty_like(state0), grad_k
 
 
-def _backward_args(grad_spikes, grad_state, x, k):
-    """Contiguous gradients (autograd may pass expanded ones, or None for unused outputs); k as float64."""
+def _backward_args(grad_spikes, grad_state, saved, state0, x, k):
+    """Contiguous gradients (autograd may pass expanded ones, or None for unused outputs; the
+    kernels need the spikes' gradient, zeros then); k as float64."""
     return (
-        None if grad_spikes is None else grad_spikes.contiguous(),
+        state0.new_zeros(saved.shape[1:]) if grad_spikes is None else grad_spikes.contiguous(),
         None if grad_state is None else grad_state.contiguous(),
         None if x is None else x.contiguous(),
         None if k is None else k.detach().to(torch.float64).contiguous(),
