@@ -25,7 +25,10 @@ from .source import KIND_LIF, KIND_MASK, SCALARS, cpu_source
 __all__ = ["KernelBuildError", "cache_dir", "load_library", "lif_forward", "lif_backward"]
 
 # No fast-math and no FMA contraction: each operation rounds as torch's does, so spikes are bit-equal.
-CFLAGS = ["-O3", "-ffp-contract=off", "-fno-math-errno", "-fPIC", "-shared", "-std=c11"]
+# -fno-trapping-math changes no value (only whether FP exception flags may be raised speculatively);
+# without it, gcc kept a branch in the reverse loop (for `hard * s`) and did not vectorise it on
+# AVX2 machines: 28 instead of 3.5 instructions per neuron-step (callgrind).
+CFLAGS = ["-O3", "-ffp-contract=off", "-fno-math-errno", "-fno-trapping-math", "-fPIC", "-shared", "-std=c11"]
 # Tried in order: the first set the compiler accepts wins (no -march=native on exotic targets,
 # no OpenMP where the compiler lacks it: the kernels then run on one thread).
 FLAG_LADDER = (["-march=native", "-fopenmp"], ["-fopenmp"], [])
