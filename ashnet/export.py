@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import neuro
-from neuro.export import from_nir, to_nir
+from neuro.export import DEFAULT_DT, from_nir, to_nir
 
 __all__ = [
     "spiking_core",
@@ -66,7 +66,7 @@ def spiking_core(model) -> nn.Sequential:
     return nn.Sequential(*(neuro.Residual(block.mlp) for block in encoder.blocks), encoder.neuron_out)
 
 
-def export_nir(model, images: torch.Tensor, path: str | Path, dt: float = 1e-3) -> dict:
+def export_nir(model, images: torch.Tensor, path: str | Path, dt: float = DEFAULT_DT) -> dict:
     """Write the spiking core of ``model`` (:func:`spiking_core`) to a ``.nir`` file and check it.
 
     ``images`` (a real batch) feed the check: the graph read back from the file runs on the

@@ -54,12 +54,15 @@ with torch.no_grad():
 neuro.reset(net)
 print(f"neuro: {int(reference.sum())} output spikes")
 
-graph = to_nir(net, x, dt=1e-3)
+# ``dt`` (seconds per step) defaults to 1e-4 s, what SpikingJelly and snnTorch
+# assume; ``graph.metadata`` records it and ``from_nir`` reads it back.
+graph = to_nir(net, x)
 for name, node in graph.nodes.items():
     (shape,) = (tuple(int(n) for n in v) for v in node.output_type.values())
     print(f"{name:8s} {type(node).__name__:8s} output shape {shape}")
 print("edges:", graph.edges)
-print("LIF tau in seconds:", graph.nodes["_1"].tau[:3], "(4 steps x dt of 1 ms)")
+print("LIF tau in seconds:", graph.nodes["_1"].tau[:3], "(4 steps x dt of 0.1 ms)")
+print("recorded dt:", graph.metadata["dt"])
 
 path = OUT / "net.nir"
 nir.write(path, graph)
@@ -68,7 +71,7 @@ nir.write(path, graph)
 # The round trip (write, read, import) gives exactly the same spikes:
 
 with torch.no_grad():
-    again = from_nir(read_nir(path), dt=1e-3)(x)
+    again = from_nir(read_nir(path))(x)  # dt: the one the graph records
 print("round trip equal:", torch.equal(again, reference))
 
 # %%

@@ -11,8 +11,10 @@ examples:
   ashnet export --checkpoint runs/ashnet --format pt2 --out export/
 
 nir: the spiking blocks and output LIF layer of the abstract encoder, one graph run per token
-(see neuro.export for the dt mapping). Only `model.abstract.block: mlp` encoders work on each token
-alone; token-mixing blocks (spiking self-attention) have no NIR node and are refused.
+(see neuro.export for the dt mapping; the default dt of 1e-4 s is the one SpikingJelly and snnTorch
+assume when they import, and the graph records it for neuro.export.from_nir).
+Only `model.abstract.block: mlp` encoders work on each token alone; token-mixing blocks (spiking
+self-attention) have no NIR node and are refused.
 pt2: the ANN parts (backbone, spiking-input projection, readout/fusion head, text head) as
 torch.export programs, loadable with torch.export.load(path).module(). ONNX needs the onnx package;
 these programs convert with torch.onnx.export once it is installed.
@@ -61,13 +63,19 @@ def add_parser(subparsers) -> None:
         "--format", required=True, choices=["nir", "pt2"], help="nir: spiking core; pt2: ANN parts"
     )
     parser.add_argument("--out", required=True, type=Path, help="nir: the .nir file to write; pt2: a folder")
-    parser.add_argument("--dt", type=float, default=1e-3, help="seconds per time step in the NIR graph")
+    parser.add_argument(
+        "--dt",
+        type=float,
+        help="seconds per time step in the NIR graph (default 1e-4, what SpikingJelly and snnTorch assume)",
+    )
     add_data_arguments(parser, required=False)
     parser.set_defaults(run=run)
 
 
 def run(args) -> int:
     import torch
+
+    from neuro.export import DEFAULT_DT
 
     from ..checkpoint import load_run
     from ..export import export_nir, export_pt2, manifest, write_manifest
@@ -79,10 +87,10 @@ def run(args) -> int:
         size = config.data.image_size
         images = torch.rand(2, 3, size, size, generator=torch.Generator().manual_seed(0))
     if args.format == "nir":
-        part = export_nir(model, images, args.out, dt=args.dt)
+        part = export_nir(model, images, args.out, dt=DEFAULT_DT if args.dt is None else args.dt)
         parts, folder = [part], args.out.parent
         check = part["check"]
-        print(f"wrote {args.out}: NIR graph of {len(part['nodes'])} nodes, dt={args.dt:g} s")
+        print(f"wrote {args.out}: NIR graph of {len(part['nodes'])} nodes, dt={part['dt']:g} s")
         print(
             f"check on {check['tokens']} tokens of {len(images)} images: output spikes of the file, read "
             f"back, equal to the model's {100 * check['spikes_equal_to_model']:.2f}%"

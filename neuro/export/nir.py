@@ -11,15 +11,24 @@ of the network: a copy with every ``TimeDistributed`` replaced by the layer it w
 neuron switched to single-step mode, which computes the same function one step at a time. Shapes
 come from one real step of ``sample_input`` through that view. :func:`from_nir` builds a single-step
 nirtorch graph module and :class:`NIRNetwork` loops it over time.
+
+Time step: NIR stores continuous-time parameters, so exporter and importer must agree on ``dt``,
+the seconds per discrete step. The default, :data:`DEFAULT_DT` = 1e-4 s, is the convention
+SpikingJelly (``import_from_nir(dt=1e-4)``) and snnTorch (hard-coded ``dt = 1e-4``) assume, so a
+graph exported with our defaults fires the same when they load it with theirs. :func:`to_nir`
+records its ``dt`` in the graph's ``metadata["dt"]`` and :func:`from_nir` reads it back.
 """
 
 from __future__ import annotations
 
 import copy
+import math
+import warnings
 from pathlib import Path
 
 import nir
 import nirtorch
+import numpy as np
 import torch
 from torch import nn
 
@@ -35,7 +44,10 @@ from .nir_nodes import (
     node_to_neuron,
 )
 
-__all__ = ["to_nir", "from_nir", "read_nir", "NIRNetwork"]
+__all__ = ["to_nir", "from_nir", "read_nir", "graph_dt", "NIRNetwork", "DEFAULT_DT"]
+
+DEFAULT_DT = 1e-4
+"""Seconds per step when none is given: the convention of SpikingJelly's and snnTorch's NIR importers."""
 
 _NEURONS = (IF, LIF, ParametricLIF, CubaLIF, ALIF)
 _DROPPED = (nn.Identity, nn.Dropout)  # identities at inference: left out of the graph
@@ -126,7 +138,7 @@ def _record_shapes(view: nn.Module, x_step: torch.Tensor) -> dict[int, tuple]:
     return shapes
 
 
-def to_nir(module: nn.Module, sample_input: torch.Tensor, dt: float = 1e-3) -> nir.NIRGraph:
+def to_nir(module: nn.Module, sample_input: torch.Tensor, dt: float = DEFAULT_DT) -> nir.NIRGraph:
     """Export a network of ``neuro`` neurons and stateless layers to a NIR graph.
 
     Parameters
@@ -144,11 +156,12 @@ def to_nir(module: nn.Module, sample_input: torch.Tensor, dt: float = 1e-3) -> n
         one; only its first step is run (on a copy) to learn the layer shapes.
     dt : float
         Seconds per step: NIR time constants are ``tau * dt`` (see :mod:`neuro.export.nir_nodes`).
+        Default :data:`DEFAULT_DT` (1e-4 s, what SpikingJelly and snnTorch assume on import).
 
     Returns
     -------
     nir.NIRGraph
-        One time step of one sample; save it with ``nir.write(path, graph)``.
+        One time step of one sample, with ``metadata["dt"]``; save it with ``nir.write(path, graph)``.
 
     Raises
     ------
@@ -250,7 +263,50 @@ class NIRNetwork(nn.Module):
         return torch.stack([self.step(x_t) for x_t in x])
 
 
-def from_nir(graph: nir.NIRGraph | str | Path, dt: float = 1e-3, step_mode: str = "m") -> NIRNetwork:
+def graph_dt(graph: nir.NIRGraph) -> float | None:
+    """The ``dt`` (seconds per step) recorded in ``graph.metadata``, or ``None`` when there is none.
+
+    Raises
+    ------
+    ValueError
+        The recorded ``dt`` is not a positive finite number.
+    """
+    value = (graph.metadata or {}).get("dt")
+    if value is None:
+        return None
+    if isinstance(value, (np.ndarray, np.generic)) and value.size == 1:  # as HDF5 gives it back
+        value = value.item()
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise ValueError(f"the NIR graph's metadata dt must be a positive number of seconds, got {value!r}")
+    return float(value)
+
+
+def _resolve_dt(graph: nir.NIRGraph, dt: float | None) -> float:
+    """``dt`` if given (warning when the graph records another), else the graph's, else DEFAULT_DT."""
+    if dt is None:
+        recorded = graph_dt(graph)
+        return DEFAULT_DT if recorded is None else recorded
+    check_positive(dt, "dt")
+    try:
+        recorded = graph_dt(graph)
+    except ValueError as err:
+        warnings.warn(f"{err}; using dt={dt:g} s as given", stacklevel=3)
+        return dt
+    if recorded is not None and not math.isclose(recorded, dt, rel_tol=1e-9):
+        warnings.warn(
+            f"from_nir: dt={dt:g} s given, but the graph was written with dt={recorded:g} s; "
+            "using the given dt (time constants scale with it, so the network fires differently)",
+            stacklevel=3,
+        )
+    return dt
+
+
+def from_nir(graph: nir.NIRGraph | str | Path, dt: float | None = None, step_mode: str = "m") -> NIRNetwork:
     """Import a NIR graph (or a ``.nir`` file) as a ``neuro`` network.
 
     Parameters
@@ -258,22 +314,27 @@ def from_nir(graph: nir.NIRGraph | str | Path, dt: float = 1e-3, step_mode: str 
     graph : nir.NIRGraph or path
         A graph of IF, LIF, CubaLIF, Affine, Linear, Conv1d/2d, AvgPool2d, SumPool2d and Flatten
         nodes with one Input and one Output.
-    dt : float
-        Seconds per step; neuron time constants become ``tau / dt`` steps.
+    dt : float, optional
+        Seconds per step; neuron time constants become ``tau / dt`` steps. By default the ``dt``
+        recorded in the graph's metadata (as :func:`to_nir` writes it), else :data:`DEFAULT_DT`.
+        A given ``dt`` wins over the recorded one, with a warning when they differ.
     step_mode : str
         ``'m'`` for ``[T, B, ...]`` inputs (default), ``'s'`` for one step at a time.
 
     Raises
     ------
     ValueError
-        For a broken file or graph, node types outside the list above, or neuron parameters a
-        ``neuro`` neuron cannot express (see :mod:`neuro.export.nir_nodes`).
+        For a broken file or graph, a recorded ``dt`` that is not a positive number (and no ``dt``
+        given), node types outside the list above, or neuron parameters a ``neuro`` neuron cannot
+        express (see :mod:`neuro.export.nir_nodes`).
     """
-    check_positive(dt, "dt")
+    if dt is not None:
+        check_positive(dt, "dt")
     if isinstance(graph, (str, Path)):
         graph = read_nir(graph)
     if not isinstance(graph, nir.NIRGraph):
         raise TypeError(f"from_nir needs a nir.NIRGraph or a path, got {type(graph).__name__}")
+    dt = _resolve_dt(graph, dt)
     _check_graph(graph)
     names = {id(node): name for name, node in graph.nodes.items()}
 

@@ -4,6 +4,9 @@ Each case runs the imported module on the same input as the original and compare
 spikes with ``torch.equal``. Where an importer cannot reproduce a network, the case is a strict
 ``xfail`` naming the importer's gap (an importer fix turns it into a failure that asks for the
 docs to be updated). The findings are written up in ``docs/nir_importers.md``.
+
+Two paths: each importer at its own ``dt`` (the graph exported at that ``dt``), and the defaults
+path a user takes without reading the docs: ``to_nir(net, x)`` then each importer with no ``dt``.
 """
 
 import contextlib
@@ -13,7 +16,7 @@ import pytest
 import torch
 from test_export_nir import build_net, reference_spikes
 
-from neuro.export import to_nir
+from neuro.export import from_nir, to_nir
 
 pytestmark = pytest.mark.filterwarnings("ignore")
 
@@ -98,4 +101,39 @@ def test_imported_graph_reproduces_our_spikes(importer, kind, batch):
     if batch == 1:  # the importer dropped the batch axis (see EQUAL_BATCH_OF_ONE)
         assert spikes.shape == expected.shape[:1] + expected.shape[2:]
         spikes = spikes.unsqueeze(1)
+    assert torch.equal(spikes, expected)
+
+
+# The defaults path: to_nir with its default dt (1e-4 s), then each importer called without a dt.
+DEFAULT_LOADERS = {
+    "spikingjelly": lambda g: pytest.importorskip(SJ).import_from_nir(g),  # dt = 1e-4
+    "norse": lambda g: pytest.importorskip("norse.torch").from_nir(g, ignore_warnings=True),  # 1e-3
+    "snntorch": lambda g: pytest.importorskip("snntorch.import_nir").import_from_nir(g),  # 1e-4
+}
+SJ = "spikingjelly.activation_based.nir_exchange"
+DEFAULT_GAPS = {"norse": "defaults to dt = 1e-3 s, ten times the 1e-4 s the graph records"}
+
+
+def _default_cases():
+    for kind in ("lif", "cuba_lif_scaled", "conv_sum_if", "residual_lif"):
+        yield pytest.param("neuro", kind, id=f"neuro-{kind}-defaults")
+    for importer in DEFAULT_LOADERS:
+        gap = DEFAULT_GAPS.get(importer)
+        xfail = pytest.mark.xfail(strict=True, raises=AssertionError, reason=f"{importer} {gap}")
+        marks = [xfail] if gap else []
+        for kind in ("lif", "cuba_lif_scaled", "residual_lif"):
+            yield pytest.param(importer, kind, marks=marks, id=f"{importer}-{kind}-defaults")
+
+
+@pytest.mark.parametrize("importer, kind", list(_default_cases()))
+def test_export_with_defaults_then_import_with_each_peers_defaults(importer, kind):
+    net, x = build_net(kind)
+    expected = reference_spikes(net, x)
+    graph = to_nir(net, x)
+    with torch.no_grad():
+        if importer == "neuro":
+            spikes = from_nir(graph)(x)
+        else:
+            with contextlib.redirect_stdout(io.StringIO()):
+                spikes = _run_stateful(DEFAULT_LOADERS[importer](graph), x)
     assert torch.equal(spikes, expected)

@@ -1,5 +1,6 @@
 """NIR export and import: round trips give bit-equal spikes; what NIR cannot hold is refused clearly."""
 
+import warnings
 from dataclasses import replace
 
 import nir
@@ -9,7 +10,7 @@ import torch
 from torch import nn
 
 import neuro
-from neuro.export import from_nir, read_nir, to_nir
+from neuro.export import DEFAULT_DT, from_nir, graph_dt, read_nir, to_nir
 
 TD = neuro.TimeDistributed
 
@@ -106,6 +107,63 @@ def test_round_trip_through_a_nir_file_gives_bit_equal_spikes(kind, tmp_path):
     imported = from_nir(path, dt=1e-3)
     with torch.no_grad():
         assert torch.equal(imported(x), expected)
+
+
+@pytest.mark.parametrize("kind", ["lif", "cuba_lif_scaled", "conv_sum_if"])
+def test_from_nir_reads_the_dt_the_graph_was_written_with(kind, tmp_path):
+    net, x = build_net(kind)
+    expected = reference_spikes(net, x)
+    assert graph_dt(to_nir(net, x)) == DEFAULT_DT == 1e-4
+    path = tmp_path / "net.nir"
+    nir.write(path, to_nir(net, x, dt=5e-4))
+    assert graph_dt(read_nir(path)) == 5e-4  # kept through the HDF5 file
+    with torch.no_grad():
+        assert torch.equal(from_nir(path)(x), expected)  # no dt given: the recorded one
+
+
+def test_an_explicit_dt_wins_over_the_recorded_one_with_a_warning():
+    net, x = build_net("lif")
+    expected = reference_spikes(net, x)
+    graph = to_nir(net, x, dt=5e-4)
+    with pytest.warns(UserWarning, match=r"dt=0.00025 s given, but the graph was written with dt=0.0005 s"):
+        imported = from_nir(graph, dt=2.5e-4)  # time constants of 4 steps instead of 2
+    with torch.no_grad():
+        assert not torch.equal(imported(x), expected)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        from_nir(graph, dt=5e-4)  # the same dt: no warning
+
+
+def test_a_graph_without_a_recorded_dt_uses_the_default():
+    net, x = build_net("lif")
+    expected = reference_spikes(net, x)
+    graph = to_nir(net, x)
+    bare = nir.NIRGraph(nodes=graph.nodes, edges=graph.edges)  # as other exporters may write it
+    assert graph_dt(bare) is None
+    with torch.no_grad():
+        assert torch.equal(from_nir(bare)(x), expected)
+
+
+@pytest.mark.parametrize("bad", [0.0, -1e-4, float("nan"), float("inf"), "1e-4", True, [1e-4, 2e-4]])
+def test_a_recorded_dt_that_is_not_a_positive_number_is_a_one_line_error(bad, tmp_path):
+    net, x = build_net("lif")
+    graph = to_nir(net, x)
+    graph.metadata["dt"] = bad
+    with pytest.raises(ValueError, match="metadata dt must be a positive number of seconds") as err:
+        from_nir(graph)
+    assert "\n" not in str(err.value)
+    with pytest.warns(UserWarning, match="metadata dt must be a positive number"):
+        from_nir(graph, dt=1e-4)  # an explicit dt still loads it
+
+
+def test_nan_dt_read_back_from_a_file_is_refused(tmp_path):
+    net, x = build_net("lif")
+    graph = to_nir(net, x)
+    graph.metadata["dt"] = float("nan")
+    path = tmp_path / "bad.nir"
+    nir.write(path, graph)
+    with pytest.raises(ValueError, match="metadata dt must be a positive number"):
+        from_nir(path)
 
 
 def test_graph_maps_each_layer_to_its_nir_node_with_the_dt_mapping():
