@@ -60,6 +60,14 @@ def _evaluate_run(run: Path, table, batch_size: int) -> dict:
     }
 
 
+def _run_stage(fit, cfg: Config, pairs: Path, run: Path, cache: Path, resume: bool) -> dict:
+    """``fit`` (train or pretrain_stua) into ``run``: afresh, or continuing a run already there."""
+    resume = resume and (run / "config.yaml").is_file()
+    if not resume:
+        shutil.rmtree(run, ignore_errors=True)
+    return fit(cfg, pairs, run, resume=resume, cache_dir=cache)
+
+
 def run_demo(
     out: str | Path,
     data_dir: str | Path | None = None,
@@ -68,6 +76,7 @@ def run_demo(
     limit=None,
     seeds: int = 1,
     cross: dict[str, str | Path] | None = None,
+    resume: bool = False,
 ) -> dict:
     """Train ASH-Net and its controls on OpenMoji over ``seeds`` seeds, compare them; write ``out/report.md``.
 
@@ -81,8 +90,8 @@ def run_demo(
     ----------
     out
         Output folder: ``seed<s>/<model>/`` runs (``ashnet``, ``baseline``, ``baseline-b``, ``twin``,
-        and ``<model>-stua`` when ``stua.steps`` > 0; replaced if present), ``cache/`` (frozen-encoder
-        features shared by all), ``report.md`` and plots.
+        and ``<model>-stua`` when ``stua.steps`` > 0; replaced if present, unless ``resume``),
+        ``cache/`` (frozen-encoder features shared by all), ``report.md`` and plots.
     data_dir
         Where OpenMoji is built (cached), at the config's ``data.image_size`` so images are used at
         the size they are rendered; default ``out/data``. A folder holding a ``pairs.csv`` that
@@ -95,6 +104,10 @@ def run_demo(
         Extra evaluation sets, name -> pairs file (their test split), e.g. Twemoji.
     limit
         Build only the first ``limit`` emojis (quick runs).
+    resume
+        Continue an interrupted demo in ``out``: finished runs are kept and the interrupted one
+        resumes from its last checkpoint (the packaged configs checkpoint every epoch), instead of
+        training every run afresh.
 
     Returns
     -------
@@ -131,13 +144,11 @@ def run_demo(
             pretrain_s = 0.0
             if cfg.stua.steps > 0:
                 stua_run = run.with_name(f"{name}-stua")
-                shutil.rmtree(stua_run, ignore_errors=True)
-                pretrain_s = pretrain_stua(cfg, pairs, stua_run, cache_dir=cache)["train_s"]
+                pretrain_s = _run_stage(pretrain_stua, cfg, pairs, stua_run, cache, resume)["train_s"]
                 cfg = dataclasses.replace(
                     cfg, train=dataclasses.replace(cfg.train, init=str(RunDir(stua_run).checkpoint))
                 )
-            shutil.rmtree(run, ignore_errors=True)
-            result = train(cfg, pairs, run, cache_dir=cache)
+            result = _run_stage(train, cfg, pairs, run, cache, resume)
             if s == 0 and name != "baseline-b":
                 results[MODELS[name]] = {"train_s": result["train_s"], "pretrain_s": pretrain_s}
     test = load_pairs(pairs).split("test")

@@ -13,11 +13,14 @@ Everything else that reads or writes these goes through :class:`RunDir`.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
 __all__ = ["RunDir", "read_metrics"]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -56,21 +59,21 @@ class RunDir:
     def tensorboard(self) -> Path:
         return self.path / self.TENSORBOARD
 
-    def prepare(self, config, resume: bool, write: bool = True) -> None:
+    def prepare(self, config, resume: bool, write: bool = True) -> bool:
         """Check the folder before a run; write ``config.yaml`` when ``write`` (on the main process).
 
-        A new run needs a folder without a checkpoint; ``resume`` needs the checkpoint and the
-        same config as ``config.yaml`` (ValueError or FileNotFoundError otherwise).
+        A new run needs a folder without a checkpoint. ``resume`` needs the run's ``config.yaml``
+        to equal ``config`` (a one-line error naming the keys that differ otherwise). Returns
+        whether the run continues from its checkpoint: one killed before its first checkpoint
+        starts over.
         """
-        from .config import dump_config, load_config
+        from .config import dump_config
 
         if resume:
+            self._check_same_config(config)
             if not self.checkpoint.is_file():
-                raise FileNotFoundError(f"--resume: no checkpoint at {self.checkpoint}")
-            if load_config(self.config) != config:
-                raise ValueError(
-                    f"--resume: the config differs from {self.config}, which the run was started with"
-                )
+                logger.warning("--resume: %s has no checkpoint yet; starting the run from step 0", self.path)
+                resume = False
         elif self.checkpoint.exists():
             raise ValueError(
                 f"{self.path} already holds a run; pass --resume to continue it or pick another --out"
@@ -78,6 +81,38 @@ class RunDir:
         if write:
             self.path.mkdir(parents=True, exist_ok=True)
             self.config.write_text(dump_config(config))
+        return resume
+
+    def _check_same_config(self, config) -> None:
+        from .config import load_config
+
+        if not self.config.is_file():
+            raise FileNotFoundError(
+                f"--resume: {self.path} holds no run (no {self.CONFIG}); drop --resume to start one"
+            )
+        try:
+            started = load_config(self.config)
+        except ValueError as err:
+            raise ValueError(f"--resume: the run's config cannot be read ({err})") from None
+        if started != config:
+            diffs = _differences(started.to_dict(), config.to_dict())
+            shown = "; ".join(diffs[:3]) + (f"; and {len(diffs) - 3} more" if len(diffs) > 3 else "")
+            raise ValueError(
+                f"--resume: {self.path} was started with another config ({shown}); resume with the "
+                "run's own config (leave out --config) or pick another --out"
+            )
+
+
+def _differences(started: dict, now: dict, prefix: str = "") -> list[str]:
+    """``key: value in the run, value now`` for every dotted key where two plain configs differ."""
+    diffs = []
+    for key in started.keys() | now.keys():
+        a, b = started.get(key), now.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            diffs += _differences(a, b, f"{prefix}{key}.")
+        elif a != b:
+            diffs.append(f"{prefix}{key}: {a!r} in the run, {b!r} now")
+    return sorted(diffs)
 
 
 def read_metrics(run_or_file: str | Path) -> list[dict]:

@@ -11,12 +11,15 @@ examples:
   ashnet demo --seeds 5                    # mean ± sd over 5 seeds, paired bootstrap intervals
   ashnet demo --seeds 5 --cross twemoji=data/twemoji/pairs.csv   # also on another art style
   ashnet demo --quick                      # tiny models and a few steps, to check the install
+  ashnet demo --resume                     # continue a demo that was stopped or killed
 
 Steps: build OpenMoji at the config's image size (cached); for each seed train ASH-Net (after STUA
 pre-training when stua.steps > 0), the ANN-only baseline, the parameter-matched ANN twin and a
 second baseline (the ensemble's other half), all with the same schedule; evaluate on the test
 split (and each --cross set), then print the tables and write OUT/report.md, OUT/curves.png and
 OUT/comparison.png. `ashnet compare OUT/seed*/*` re-reads the runs.
+Every run checkpoints at the end of each epoch and every 10 minutes (train.checkpoint_every_epochs,
+train.checkpoint_minutes), so `--resume` after a crash or kill redoes at most one epoch.
 """
 
 
@@ -53,6 +56,11 @@ def add_parser(subparsers) -> None:
     parser.add_argument(
         "--quick", action="store_true", help="tiny config and 300 emojis: a smoke test in about a minute"
     )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the demo in OUT: keep finished runs, resume the interrupted one from its checkpoint",
+    )
     parser.set_defaults(run=run)
 
 
@@ -62,7 +70,9 @@ def run(args) -> int:
 
     config, limit = ("tiny", 300) if args.quick else (args.config, None)
     cross = eval_sets(args.cross) if args.cross else None
-    result = run_demo(args.out, args.data, config, args.set, limit=limit, seeds=args.seeds, cross=cross)
+    result = run_demo(
+        args.out, args.data, config, args.set, limit=limit, seeds=args.seeds, cross=cross, resume=args.resume
+    )
     print(result["table"])
     print(f"\ndemo took {result['total_s']:.0f} s; report: {args.out / 'report.md'}")
     return 0

@@ -39,6 +39,9 @@ class TrainConfig(Section, path="train"):
     (``None``: off). ``amp``: mixed precision where the device supports it (fp16 autocast with a
     gradient scaler on CUDA; CPU runs stay in fp32). ``device``: ``auto`` (CUDA when available), ``cpu``
     or ``cuda``. ``eval_every``, ``log_every``, ``checkpoint_every`` are in steps (``0``: only at the end).
+    A checkpoint is also written at the end of every ``checkpoint_every_epochs``-th epoch and every
+    ``checkpoint_minutes`` of training (``0``: neither), so a killed run resumes (``--resume``) with
+    at most one epoch, or that many minutes, to redo.
     ``init``: a checkpoint (for example from ``ashnet pretrain-stua``) whose matching weights start training.
     ``threads``: CPU threads of torch's intra-op pool, pinned for the run (feature caching included)
     and logged with the seed: reductions (BatchNorm, LayerNorm, matmul) are summed in an order that
@@ -57,6 +60,8 @@ class TrainConfig(Section, path="train"):
     eval_every: int = setting(0, at_least(0))
     log_every: int = setting(10, at_least(0))
     checkpoint_every: int = setting(0, at_least(0))
+    checkpoint_every_epochs: int = setting(1, at_least(0))
+    checkpoint_minutes: float = setting(10.0, non_negative)
     init: str | None = setting(None, non_empty)
     threads: int = setting(1, at_least(1))
 

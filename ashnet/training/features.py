@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+import torch.distributed as dist
 from tqdm.auto import tqdm
 
 from ..checkpoint import load_checkpoint, save_checkpoint
@@ -20,7 +21,8 @@ __all__ = ["FeatureCache", "cache_features", "cache_backbone_tokens"]
 class FeatureCache:
     """Cached :class:`ConcreteOutput` per image and :class:`TextFeatures` per caption (``None``: not frozen).
 
-    Text tokens are padded to the longest caption; :meth:`text` trims a batch back to its own longest.
+    Text tokens are padded to the longest caption; :meth:`captions` trims a batch back to its own
+    longest (under torchrun: the longest of the global batch).
     """
 
     concrete: ConcreteOutput | None
@@ -54,12 +56,25 @@ class FeatureCache:
     def captions(self, index: list[int], device) -> TextFeatures:
         i = torch.as_tensor(index)
         mask = self.text.mask[i]
-        length = int(mask.any(0).nonzero().max()) + 1
+        length = _global_max(int(mask.any(0).nonzero().max()) + 1, device)
         return TextFeatures(
             self.text.tokens[i, :length].to(device),
             mask[:, :length].to(device),
             self.text.pooled[i].to(device),
         )
+
+
+def _global_max(value: int, device) -> int:
+    """The largest ``value`` over all processes of the global batch (``value`` without a process group).
+
+    Padded caption tokens take part in the spiking encoder's BatchNorm statistics, so every process
+    pads its captions to the longest of the global batch, as one process with that batch would.
+    """
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return value
+    t = torch.tensor([value], device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return int(t)
 
 
 def _fingerprint(module: torch.nn.Module, *parts) -> str:

@@ -114,7 +114,7 @@ def _train(
 ) -> dict:
     out = Path(out)
     runtime = start_runtime(config.train.device)
-    RunDir(out).prepare(config, resume, write=runtime.is_main)
+    resume = RunDir(out).prepare(config, resume, write=runtime.is_main)
     table = load_pairs(data).in_languages(config.data.languages)
     train_table, val_table = table.split("train"), table.split("val")
     if not train_table.images:
@@ -178,6 +178,8 @@ def _train(
         log_every=t.log_every,
         eval_every=t.eval_every,
         checkpoint_every=t.checkpoint_every,
+        checkpoint_every_epochs=t.checkpoint_every_epochs,
+        checkpoint_minutes=t.checkpoint_minutes,
     )
 
     val_cache = None

@@ -18,13 +18,19 @@ from .batches import batches_per_epoch, epoch_batches
 from .logger import MetricsLogger
 from .optim import build_optimizer, warmup_cosine
 from .runtime import Runtime, all_reduce_mean, rng_state, set_rng_state
+from .sync_norm import sync_batch_norms
 
 __all__ = ["Schedule", "optimise"]
 
 
 @dataclass(frozen=True)
 class Schedule:
-    """How long and how to optimise; how often to log, evaluate and checkpoint (in steps; 0: at the end)."""
+    """How long and how to optimise; how often to log, evaluate and checkpoint.
+
+    ``log_every``, ``eval_every``, ``checkpoint_every``: in steps (0: only at the end). Checkpoints
+    are also written at the end of every ``checkpoint_every_epochs``-th epoch and, on the main
+    process, whenever ``checkpoint_minutes`` have passed since the last one (0: neither).
+    """
 
     total_steps: int
     batch_size: int
@@ -36,6 +42,14 @@ class Schedule:
     log_every: int
     eval_every: int = 0
     checkpoint_every: int = 0
+    checkpoint_every_epochs: int = 0
+    checkpoint_minutes: float = 0.0
+
+    def checkpoint_due(self, step: int, per_epoch: int) -> bool:
+        """Whether step ``step`` ends with a checkpoint on every process (the timed ones aside)."""
+        epochs = self.checkpoint_every_epochs
+        epoch_end = epochs > 0 and step % (per_epoch * epochs) == 0
+        return _due(step, self.checkpoint_every, self.total_steps) or epoch_end
 
 
 def _due(step: int, every: int, total: int) -> bool:
@@ -101,8 +115,7 @@ def optimise(
         set_rng_state(state["rng"])
     wrapped = loss_module
     if runtime.distributed:
-        if device.type == "cuda":  # BatchNorm statistics over the global batch (SyncBatchNorm is CUDA-only)
-            nn.SyncBatchNorm.convert_sync_batchnorm(loss_module)
+        sync_batch_norms(loss_module)  # BatchNorm statistics over the global batch, gloo or NCCL
         ids = [device.index] if device.type == "cuda" else None
         wrapped = nn.parallel.DistributedDataParallel(
             loss_module, device_ids=ids, find_unused_parameters=True
@@ -119,6 +132,7 @@ def optimise(
         total=schedule.total_steps, initial=step, desc=desc, disable=not (progress and runtime.is_main)
     )
     start = time.perf_counter()
+    last_checkpoint = time.monotonic()
     while step < schedule.total_steps:
         epoch, skip = divmod(step, per_epoch)
         batches = epoch_batches(n_items, schedule.batch_size, seed, epoch, runtime.rank, runtime.world_size)
@@ -161,7 +175,10 @@ def optimise(
                     logger.log("eval", step, result["eval"])
                 if runtime.distributed:
                     dist.barrier()
-            if _due(step, schedule.checkpoint_every, schedule.total_steps):
+            scheduled = schedule.checkpoint_due(step, per_epoch)
+            timed = runtime.is_main and schedule.checkpoint_minutes > 0
+            timed = timed and time.monotonic() - last_checkpoint >= 60 * schedule.checkpoint_minutes
+            if scheduled or timed:
                 train_s = elapsed + time.perf_counter() - start
                 if runtime.is_main:
                     save_checkpoint(
@@ -177,7 +194,8 @@ def optimise(
                             "config": config,
                         },
                     )
-                if runtime.distributed:
+                    last_checkpoint = time.monotonic()
+                if runtime.distributed and scheduled:  # timed ones are the main process's alone
                     dist.barrier()
     bar.close()
     logger.close()

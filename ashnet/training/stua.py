@@ -66,7 +66,7 @@ def _pretrain_stua(
         raise ValueError(f"stua.steps must be >= 1 for pre-training, got {config.stua.steps}")
     out = Path(out)
     runtime = start_runtime(config.train.device)
-    RunDir(out).prepare(config, resume, write=runtime.is_main)
+    resume = RunDir(out).prepare(config, resume, write=runtime.is_main)
     captions = read_captions(data)
     seed_everything(config.seed)
     model = build_model(config.model)
@@ -101,6 +101,8 @@ def _pretrain_stua(
         amp=config.train.amp,
         log_every=config.train.log_every,
         checkpoint_every=config.train.checkpoint_every,
+        checkpoint_every_epochs=config.train.checkpoint_every_epochs,
+        checkpoint_minutes=config.train.checkpoint_minutes,
     )
     step = ContrastiveStep(model, LossConfig(stua=STUAObjective(enabled=True, weight=1.0)))
     return optimise(
