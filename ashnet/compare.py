@@ -76,7 +76,7 @@ def run_embeddings(run: str | Path, pairs: str | Path, split: str, cache_dir: st
         state = load_checkpoint(stored)
         return state["images"], state["texts"], state["text_image"]
     model, config = load_run(run)
-    table = load_pairs(pairs).split(split)
+    table = load_pairs(pairs, **config.data.keys).split(split)
     if not table.images:
         raise ValueError(f"{pairs} has no images in split {split!r}")
     index = caption_index(table)

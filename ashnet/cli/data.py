@@ -12,6 +12,13 @@ from ashnet.data.formats import EXPECTED_COLUMNS, ON_BAD_ROW
 # How many bad rows `ashnet data check` lists before "... and N more".
 LISTED_BAD_ROWS = 10
 
+CHECK_EPILOG = """\
+examples:
+  ashnet data check data/openmoji/pairs.csv
+  ashnet data check cc3m.tsv --image-key filepath --caption-key title --verify-images
+  ashnet data check laion.jsonl --image-key path --caption-key TEXT
+"""
+
 BUILD_EPILOG = """\
 examples:
   ashnet data build openmoji --out data/openmoji                # 64 px emoji, pairs.csv
@@ -24,6 +31,34 @@ images with their split, captions, boxes with phrases, and examples for the task
 nlvr2, grounding and count. Test scenes hold only test emoji (the OpenMoji split). It is also a
 pairs file: `ashnet train --data OUT/scenes.json` trains retrieval on the captions.
 """
+
+
+KEY_OPTIONS = {"image": "image_key", "caption": "caption_key", "split": "split_key"}
+
+
+def add_key_arguments(parser: argparse.ArgumentParser, from_run: bool = False) -> None:
+    """``--image-key``, ``--caption-key``, ``--split-key``: the pairs file's column names
+    (``from_run``: they default to the run config's ``data.*_key``)."""
+    for name, field in KEY_OPTIONS.items():
+        default = f"the run's data.{field}" if from_run else name
+        parser.add_argument(
+            f"--{name}-key",
+            dest=field,
+            metavar="COLUMN",
+            help=f"column (JSON-lines key) holding the {name} (default: {default})",
+        )
+
+
+def chosen_keys(args: argparse.Namespace, defaults: dict[str, str] | None = None) -> dict[str, str]:
+    """The column names for ``load_pairs``: ``defaults`` (a config's ``data.keys``) with the options given."""
+    keys = dict(defaults or {})
+    keys.update({field: getattr(args, field) for field in KEY_OPTIONS.values() if getattr(args, field)})
+    return keys
+
+
+def key_overrides(args: argparse.Namespace) -> list[str]:
+    """The key options given, as ``--set data.<key>=...`` overrides of a run's config."""
+    return [f"data.{field}={value}" for field, value in chosen_keys(args).items()]
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -68,9 +103,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "check",
         help="validate a pairs file and count images, captions, splits and bad rows",
         description=f"Read a pairs file (CSV/TSV with {EXPECTED_COLUMNS}, JSON-lines, "
-        "or COCO-captions / Karpathy JSON) and report what it holds.",
+        "or COCO-captions / Karpathy JSON) and report what it holds. Other columns are ignored and "
+        "listed; columns with other names are chosen with --image-key, --caption-key, --split-key.",
+        epilog=CHECK_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     check.add_argument("file", help="pairs file")
+    add_key_arguments(check)
     check.add_argument(
         "--on-bad-row",
         choices=ON_BAD_ROW,
@@ -133,8 +172,12 @@ def _build_scenes(args: argparse.Namespace) -> int:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    table = load_pairs(args.file, on_bad_row=args.on_bad_row, verify_images=args.verify_images)
+    table = load_pairs(
+        args.file, on_bad_row=args.on_bad_row, verify_images=args.verify_images, **chosen_keys(args)
+    )
     print(f"{args.file}: {len(table)} images, {table.n_captions} captions")
+    if table.ignored_columns:
+        print(f"ignored columns: {', '.join(table.ignored_columns)}")
     for name in SPLITS:
         part = table.split(name)
         print(f"  {name}: {len(part)} images, {part.n_captions} captions")

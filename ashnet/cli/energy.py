@@ -49,7 +49,7 @@ def run(args) -> int:
     default = (args.mac_pj, args.ac_pj) == (HOROWITZ_45NM.mac_pj, HOROWITZ_45NM.ac_pj)
     costs = HOROWITZ_45NM if default else EnergyCosts(args.mac_pj, args.ac_pj, "given on the command line")
     model, config = load_run(args.checkpoint)
-    images, table = read_images(args, config.data.image_size)
+    images, table = read_images(args, config.data)
     captions = [record.captions[0] for record in table.images[: len(images)]]
     if args.baseline:
         other, other_config = load_run(args.baseline)

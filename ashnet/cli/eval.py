@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from .data import add_key_arguments, chosen_keys
+
 EPILOG = """\
 examples:
   ashnet eval --checkpoint runs/ashnet --data data/openmoji/pairs.csv
@@ -104,6 +106,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument(
         "--limit", type=int, help="vqa: evaluate a seeded random subset of this many questions"
     )
+    add_key_arguments(parser, from_run=True)
     parser.set_defaults(run=run)
 
 
@@ -164,7 +167,7 @@ def run(args) -> int:
     model, config = load_run(args.checkpoint, args.device)
     if args.scene_tasks:
         return _run_scene_tasks(args, model, config)
-    table = load_pairs(args.data).split(args.split)
+    table = load_pairs(args.data, **chosen_keys(args, config.data.keys)).split(args.split)
     if args.lang is not None:
         return _run_languages(args, model, config, table)
     labels, classes = zero_shot_labels(table) if args.zero_shot else (None, None)

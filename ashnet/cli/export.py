@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .data import add_key_arguments, chosen_keys
+
 EPILOG = """\
 examples:
   ashnet export --checkpoint runs/ashnet --format nir --out export/core.nir --data pairs.csv
@@ -31,20 +33,24 @@ def add_data_arguments(parser: argparse.ArgumentParser, required: bool) -> None:
     parser.add_argument(
         "--max-images", type=int, default=32, help="use at most this many images (default 32)"
     )
+    add_key_arguments(parser, from_run=True)
 
 
-def read_images(args, image_size: int):
-    """``(images [B, 3, S, S], table)`` of the first ``--max-images`` images of ``--split`` of ``--data``."""
+def read_images(args, data):
+    """``(images [B, 3, S, S], table)`` of the first ``--max-images`` images of ``--split`` of ``--data``.
+
+    ``data``: the run's data config (image size, and the column names unless options give others).
+    """
     import torch
 
     from ..data import ImageTextDataset, load_pairs
 
     if args.max_images < 1:
         raise ValueError(f"--max-images must be at least 1, got {args.max_images}")
-    table = load_pairs(args.data).split(args.split)
+    table = load_pairs(args.data, **chosen_keys(args, data.keys)).split(args.split)
     if not table.images:
         raise ValueError(f"{args.data} has no images in split {args.split!r}")
-    dataset = ImageTextDataset(table, image_size=image_size)
+    dataset = ImageTextDataset(table, image_size=data.image_size)
     n = min(len(dataset), args.max_images)
     return torch.stack([dataset[i][0] for i in range(n)]), table
 
@@ -82,7 +88,7 @@ def run(args) -> int:
 
     model, config = load_run(args.checkpoint)
     if args.data is not None:
-        images, _ = read_images(args, config.data.image_size)
+        images, _ = read_images(args, config.data)
     else:
         size = config.data.image_size
         images = torch.rand(2, 3, size, size, generator=torch.Generator().manual_seed(0))

@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .data import add_key_arguments, key_overrides
+
 EPILOG = """\
 examples:
   ashnet train --config demo --data data/openmoji/pairs.csv --out runs/ashnet
   ashnet train --config my.yaml --data pairs.csv --out runs/a --set train.max_steps=200 --set train.lr=5e-4
   ashnet train --data pairs.csv --out runs/a --resume         # continue an interrupted run
   ashnet train --config demo --data pairs.csv --out runs/b --init runs/stua/checkpoint.pt
+  ashnet train --config demo --data cc3m.tsv --image-key filepath --caption-key title --out runs/c
   torchrun --nproc_per_node 2 -m ashnet train --config demo --data pairs.csv --out runs/ddp
 
 The run directory gets config.yaml (resolved), checkpoint.pt, metrics.jsonl and tb/ (TensorBoard).
@@ -19,7 +22,7 @@ The run directory gets config.yaml (resolved), checkpoint.pt, metrics.jsonl and 
 
 
 def add_config_arguments(parser: argparse.ArgumentParser, resumable: bool = True) -> None:
-    """The --config/--data/--out/--set/--resume options that train and pretrain-stua share."""
+    """The --config/--data/--out/--set/--resume (and column) options that train and pretrain-stua share."""
     parser.add_argument(
         "--config", help="packaged config name or YAML file (default with --resume: RUN/config.yaml)"
     )
@@ -35,6 +38,7 @@ def add_config_arguments(parser: argparse.ArgumentParser, resumable: bool = True
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     parser.add_argument("--init", help="start from the matching weights of this checkpoint (sets train.init)")
     parser.add_argument("--cache-dir", type=Path, help="keep cached frozen-encoder features here for reuse")
+    add_key_arguments(parser, from_run=True)
 
 
 def resolve_config(args):
@@ -47,7 +51,7 @@ def resolve_config(args):
         if not args.resume:
             raise ValueError("--config is required (a packaged name such as 'demo', or a YAML file)")
         source = RunDir(args.out).config
-    overrides = list(args.set) + ([f"train.init={args.init}"] if args.init else [])
+    overrides = list(args.set) + ([f"train.init={args.init}"] if args.init else []) + key_overrides(args)
     return load_config(source, overrides)
 
 

@@ -73,7 +73,7 @@ def run(args) -> int:
     if args.k < 1 or args.queries < 1:
         raise ValueError(f"--k and --queries must be at least 1, got {args.k} and {args.queries}")
     model, config = load_run(args.checkpoint)
-    images, table = read_images(args, config.data.image_size)
+    images, table = read_images(args, config.data)
     out, ext = args.out, args.format
     out.mkdir(parents=True, exist_ok=True)
     written = []

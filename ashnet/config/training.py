@@ -21,13 +21,23 @@ class DataConfig(Section, path="data"):
     worker processes for image loading. ``languages``: the caption languages trained on (and
     validated on): ``en`` is the main ``caption`` column, another code its ``caption_<code>``
     column; with several, each image's captions in all of them are pooled and one is drawn per
-    epoch (see :meth:`ashnet.data.PairTable.in_languages`).
+    epoch (see :meth:`ashnet.data.PairTable.in_languages`). ``image_key``, ``caption_key``,
+    ``split_key``: the columns of a CSV/TSV pairs file (keys of a JSON-lines file or of a WebDataset
+    sample's ``.json``) that hold the image, the caption and the split; other columns are ignored.
     """
 
     image_size: int = setting(64, at_least(1))
     batch_size: int = setting(64, at_least(1))
     num_workers: int = setting(0, at_least(0))
     languages: tuple[str, ...] = setting(("en",), non_empty, unique, _codes)
+    image_key: str = setting("image", non_empty)
+    caption_key: str = setting("caption", non_empty)
+    split_key: str = setting("split", non_empty)
+
+    @property
+    def keys(self) -> dict[str, str]:
+        """``image_key``, ``caption_key`` and ``split_key``, as keyword arguments of ``load_pairs``."""
+        return {"image_key": self.image_key, "caption_key": self.caption_key, "split_key": self.split_key}
 
 
 @dataclass

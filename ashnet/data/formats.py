@@ -7,6 +7,7 @@ import io
 import json
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,9 @@ def load_pairs(
     on_bad_row: str = "skip",
     verify_images: bool = False,
     image_root: str | Path | None = None,
+    image_key: str = "image",
+    caption_key: str = "caption",
+    split_key: str = "split",
 ) -> PairTable:
     """Read an image-caption file into a :class:`PairTable`, grouping captions per image.
 
@@ -38,6 +42,11 @@ def load_pairs(
     such as ``scenes.json`` of :func:`ashnet.data.build_scenes`. Rows naming the same image are
     grouped into one record. Rows without a split are ``"train"``; Karpathy's ``restval`` is
     ``"train"``. An empty ``caption_<lang>`` value means "no caption in that language".
+
+    CSV/TSV columns and JSON-lines keys other than these are ignored and listed in the table's
+    ``ignored_columns`` (exports such as CC3M/CC12M TSVs or LAION metadata carry many). Their
+    image, caption and split columns may have other names: ``image_key``, ``caption_key`` and
+    ``split_key`` name them (open_clip's ``--csv-img-key`` / ``--csv-caption-key``).
 
     Parameters
     ----------
@@ -52,14 +61,18 @@ def load_pairs(
         before training rather than errors during it.
     image_root : str or Path, optional
         Directory that relative image paths are relative to; the file's directory by default.
+    image_key, caption_key, split_key : str
+        The CSV/TSV columns (JSON-lines keys) holding the image path, the caption and the split.
+        The split column is optional; without one every row is ``"train"``.
 
     Raises
     ------
     FileNotFoundError
         If ``path`` does not exist.
     ValueError
-        If the file is empty, undecodable, has the wrong columns or keys, has no usable rows,
-        or (with ``on_bad_row="error"``) has any bad row. Messages name the file.
+        If the file is empty, undecodable, lacks the image or caption column (the message lists
+        the columns it has), has no usable rows, or (with ``on_bad_row="error"``) has any bad row.
+        Messages name the file.
     """
     if on_bad_row not in ON_BAD_ROW:
         raise ValueError(f"on_bad_row must be one of {ON_BAD_ROW}, got {on_bad_row!r}")
@@ -74,9 +87,37 @@ def load_pairs(
     if not text.strip():
         raise ValueError(f"{path}: file is empty; expected {_expected(path)}")
     root = Path(image_root) if image_root is not None else path.absolute().parent
-    builder = _TableBuilder(path, root, verify_images)
+    builder = _TableBuilder(path, root, verify_images, Keys(image_key, caption_key, split_key))
     reader(text, builder)
     return builder.finish(on_bad_row)
+
+
+@dataclass(frozen=True)
+class Keys:
+    """The names of the image, caption and split columns (JSON-lines keys)."""
+
+    image: str = "image"
+    caption: str = "caption"
+    split: str = "split"
+
+    def check_names(self, names: list[str], where: str) -> tuple[list[str], list[str]]:
+        """Check a header (or a JSON-lines object's keys); return the ``caption_<lang>`` languages
+        it holds and the names it ignores."""
+        if not _is_utf8("".join(names)):
+            raise ValueError(f"{where}: column names are not valid UTF-8")
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"{where}: column {repeated[0]!r} appears more than once")
+        for key, option in ((self.image, "--image-key"), (self.caption, "--caption-key")):
+            if key not in names:
+                found = ", ".join(names) if names else "none"
+                raise ValueError(
+                    f"{where}: no {key!r} column (name the one to use with {option}); its columns: {found}"
+                )
+        known = {self.image, self.caption, self.split}
+        langs = [n for n in names if n.startswith(EXTRA_PREFIX) and n != EXTRA_PREFIX and n not in known]
+        ignored = [n for n in names if n not in known and n not in langs]
+        return [n.removeprefix(EXTRA_PREFIX) for n in langs], ignored
 
 
 def _expected(path: Path) -> str:
@@ -88,10 +129,12 @@ def _expected(path: Path) -> str:
 class _TableBuilder:
     """Checks rows one by one, groups good ones per image and records bad ones."""
 
-    def __init__(self, source: Path, root: Path, verify_images: bool):
+    def __init__(self, source: Path, root: Path, verify_images: bool, keys: Keys):
         self.source = source
         self.root = root
         self.verify_images = verify_images
+        self.keys = keys
+        self.ignored: dict[str, None] = {}  # ignored column names, in first-seen order
         self.records: dict[str, ImageRecord] = {}
         self.first_seen: dict[str, str] = {}
         self.image_errors: dict[str, str | None] = {}
@@ -162,7 +205,7 @@ class _TableBuilder:
             raise ValueError(f"{self.source}: no usable image-caption rows{detail}")
         if bad:
             logger.warning("%s: skipped %d bad row(s):\n%s", self.source, len(bad), _list_bad_rows(bad))
-        return PairTable(list(self.records.values()), bad)
+        return PairTable(list(self.records.values()), bad, list(self.ignored))
 
 
 def _is_utf8(text: str) -> bool:
@@ -195,10 +238,11 @@ def _list_bad_rows(bad: list[BadRow]) -> str:
 
 def _read_delimited(text: str, builder: _TableBuilder, delimiter: str) -> None:
     rows = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    source = builder.source
+    source, keys = builder.source, builder.keys
     try:
         header = [name.strip() for name in next(rows)]
-        extra_langs = _check_columns(header, str(source))
+        extra_langs, ignored = keys.check_names(header, str(source))
+        builder.ignored.update(dict.fromkeys(ignored))
         start = rows.line_num + 1
         for row in rows:
             where, start = str(start), rows.line_num + 1
@@ -209,21 +253,10 @@ def _read_delimited(text: str, builder: _TableBuilder, delimiter: str) -> None:
                 continue
             values = dict(zip(header, row, strict=True))
             extra = {lang: values[EXTRA_PREFIX + lang] for lang in extra_langs}
-            builder.add(where, values["image"], values["caption"], values.get("split", "").strip(), extra)
+            split = values.get(keys.split, "").strip()
+            builder.add(where, values[keys.image], values[keys.caption], split, extra)
     except csv.Error as err:
         raise ValueError(f"{source}:{rows.line_num}: cannot parse as CSV ({err})") from None
-
-
-def _check_columns(names: list[str], where: str) -> list[str]:
-    """Check a header (or JSON-lines keys) and return the extra-caption languages it names."""
-    unknown = [n for n in names if n not in ("image", "caption", "split") and not n.startswith(EXTRA_PREFIX)]
-    missing = [n for n in ("image", "caption") if n not in names]
-    if not _is_utf8("".join(names)):
-        raise ValueError(f"{where}: column names are not valid UTF-8; expected {EXPECTED_COLUMNS}")
-    if missing or unknown or len(set(names)) != len(names) or EXTRA_PREFIX in names:
-        found = ",".join(names) or "nothing"
-        raise ValueError(f"{where}: wrong columns {found!r}; expected {EXPECTED_COLUMNS}")
-    return [n.removeprefix(EXTRA_PREFIX) for n in names if n.startswith(EXTRA_PREFIX)]
 
 
 def _read_csv(text: str, builder: _TableBuilder) -> None:
@@ -235,6 +268,7 @@ def _read_tsv(text: str, builder: _TableBuilder) -> None:
 
 
 def _read_jsonl(text: str, builder: _TableBuilder) -> None:
+    keys, first = builder.keys, True
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
@@ -247,13 +281,20 @@ def _read_jsonl(text: str, builder: _TableBuilder) -> None:
         if not isinstance(row, dict):
             builder.bad(where, f"expected a JSON object, got {type(row).__name__}")
             continue
-        extra_langs = _check_columns(list(row), f"{builder.source}:{number}")
+        names = [str(k) for k in row]
+        missing = [k for k in (keys.image, keys.caption) if k not in row]
+        if missing and not first:  # the first object decides the key names; later ones are rows
+            builder.bad(where, f"no {missing[0]!r} key; its keys: {', '.join(names) or 'none'}")
+            continue
+        extra_langs, ignored = keys.check_names(names, f"{builder.source}:{number}")
+        builder.ignored.update(dict.fromkeys(ignored))
+        first = False
         # A missing (null) extra-language caption is absent, like an empty one.
         extra = {
             lang: row[EXTRA_PREFIX + lang] for lang in extra_langs if row[EXTRA_PREFIX + lang] is not None
         }
-        split = row.get("split") or ""
-        builder.add(where, row["image"], row["caption"], split, extra)
+        split = row.get(keys.split) or ""
+        builder.add(where, row[keys.image], row[keys.caption], split, extra)
 
 
 def _read_json(text: str, builder: _TableBuilder) -> None:

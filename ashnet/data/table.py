@@ -67,10 +67,13 @@ class PairTable:
         One record per distinct image, in order of first appearance.
     bad_rows : list of BadRow
         Rows of the source file that were skipped.
+    ignored_columns : list of str
+        Columns (JSON-lines keys) of the source file that were not read, in file order.
     """
 
     images: list[ImageRecord]
     bad_rows: list[BadRow] = field(default_factory=list)
+    ignored_columns: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.images)
@@ -88,12 +91,13 @@ class PairTable:
     def split(self, name: str) -> PairTable:
         """Return the images of one split (``"train"``, ``"val"`` or ``"test"``).
 
-        The returned table shares the records and keeps the source file's ``bad_rows``.
+        The returned table shares the records and keeps the source file's ``bad_rows`` and
+        ``ignored_columns``.
         Rows that had no split in the file are in ``"train"``.
         """
         if name not in SPLITS:
             raise ValueError(f"unknown split {name!r}; expected one of {', '.join(SPLITS)}")
-        return PairTable([r for r in self.images if r.split == name], self.bad_rows)
+        return PairTable([r for r in self.images if r.split == name], self.bad_rows, self.ignored_columns)
 
     def in_languages(self, languages) -> PairTable:
         """The images with their captions in ``languages`` pooled as their captions.
@@ -111,4 +115,4 @@ class PairTable:
             captions = [c for lang in languages for c in record.captions_in(lang)]
             if captions:
                 images.append(ImageRecord(record.path, captions, record.split, record.extra))
-        return PairTable(images, self.bad_rows)
+        return PairTable(images, self.bad_rows, self.ignored_columns)

@@ -115,7 +115,7 @@ def _train(
     out = Path(out)
     runtime = start_runtime(config.train.device)
     resume = RunDir(out).prepare(config, resume, write=runtime.is_main)
-    table = load_pairs(data).in_languages(config.data.languages)
+    table = load_pairs(data, **config.data.keys).in_languages(config.data.languages)
     train_table, val_table = table.split("train"), table.split("val")
     if not train_table.images:
         raise ValueError(

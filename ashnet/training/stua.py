@@ -16,8 +16,9 @@ from .runtime import pinned_threads, seed_everything, start_runtime
 __all__ = ["pretrain_stua", "read_captions"]
 
 
-def read_captions(path: str | Path) -> list[str]:
-    """Captions for STUA: non-empty lines of a ``.txt`` file, or every training caption of a pairs file."""
+def read_captions(path: str | Path, keys: dict[str, str] | None = None) -> list[str]:
+    """Captions for STUA: non-empty lines of a ``.txt`` file, or every training caption of a pairs file
+    (``keys``: its column names, as ``DataConfig.keys``)."""
     path = Path(path)
     if path.suffix == ".txt":
         if not path.is_file():
@@ -28,7 +29,7 @@ def read_captions(path: str | Path) -> list[str]:
             raise ValueError(f"{path} is not UTF-8 text: {err}") from err
         captions = [line.strip() for line in lines if line.strip()]
     else:
-        captions = caption_index(load_pairs(path).split("train")).texts
+        captions = caption_index(load_pairs(path, **(keys or {})).split("train")).texts
     if not captions:
         raise ValueError(f"{path} holds no captions")
     return captions
@@ -67,7 +68,7 @@ def _pretrain_stua(
     out = Path(out)
     runtime = start_runtime(config.train.device)
     resume = RunDir(out).prepare(config, resume, write=runtime.is_main)
-    captions = read_captions(data)
+    captions = read_captions(data, config.data.keys)
     seed_everything(config.seed)
     model = build_model(config.model)
     if config.train.init is not None and not resume:

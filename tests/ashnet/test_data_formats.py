@@ -206,7 +206,7 @@ def test_bad_rows_in_json_formats_name_the_entry(tmp_path, images):
     }
 
 
-def test_jsonl_bad_lines_are_rows_but_wrong_keys_are_an_error(tmp_path, images):
+def test_jsonl_bad_lines_and_lines_without_the_keys_are_bad_rows(tmp_path, images):
     path = tmp_path / "pairs.jsonl"
     path.write_bytes(
         b'{"image": "img/a.png", "caption": "red"}\n'
@@ -222,7 +222,13 @@ def test_jsonl_bad_lines_are_rows_but_wrong_keys_are_an_error(tmp_path, images):
         (f"{path}:4", "caption is not valid UTF-8"),
     ]
     path.write_text('{"image": "img/a.png", "caption": "red"}\n{"img": "img/b.png", "caption": "x"}\n')
-    with pytest.raises(ValueError, match=rf"{path}:2: wrong columns 'img,caption'; expected image,caption"):
+    assert [str(row) for row in load_pairs(path).bad_rows] == [
+        f"{path}:2: no 'image' key; its keys: img, caption"
+    ]
+    path.write_text('{"img": "img/b.png", "caption": "x"}\n{"image": "img/a.png", "caption": "red"}\n')
+    with pytest.raises(
+        ValueError, match=rf"{path}:1: no 'image' column \(name the one to use with --image-key\)"
+    ):
         load_pairs(path)
 
 
@@ -233,9 +239,9 @@ def test_jsonl_bad_lines_are_rows_but_wrong_keys_are_an_error(tmp_path, images):
         (b"\n  \n", "file is empty"),
         (b"\xef\xbb\xbf\n", "file is empty"),
         (b"image,caption\n", "no usable image-caption rows"),
-        (b"path,text\nimg/a.png,red\n", "wrong columns 'path,text'; expected image,caption"),
-        (b"image,caption,colour\nimg/a.png,red,red\n", "wrong columns"),
-        (b"image,caption,caption_\nimg/a.png,red,x\n", "wrong columns"),
+        (b"path,text\nimg/a.png,red\n", "no 'image' column .*--image-key.*; its columns: path, text"),
+        (b"image,text\nimg/a.png,red\n", "no 'caption' column .*--caption-key.*; its columns: image, text"),
+        (b"image,caption,image\nimg/a.png,red,x\n", "column 'image' appears more than once"),
         (b"image,capti\xf6n\nimg/a.png,red\n", "column names are not valid UTF-8"),
         (b"image,caption\nimg/a.png," + b"x" * 200_000 + b"\n", "2: cannot parse as CSV"),
     ],
@@ -280,3 +286,49 @@ def test_arguments_and_paths_are_checked(tmp_path):
         load_pairs(tmp_path / "pairs.parquet")
     with pytest.raises(ValueError, match="on_bad_row must be one of"):
         load_pairs(tmp_path / "pairs.parquet", on_bad_row="ignore")
+
+
+def test_extra_columns_are_ignored_and_listed_once(tmp_path, images):
+    rows = ["image,caption,split,group,subgroup,source,caption_fr,caption_"]
+    rows += [
+        "img/a.png,red,train,g1,s1,web,rouge,x",
+        "img/b.png,green,val,g2,s2,web,,y",
+        "img/a.png,red 2,train,g,s,w,,",
+    ]
+    path = write_csv(tmp_path / "pairs.csv", rows)
+    table = load_pairs(path)
+    assert table.ignored_columns == ["group", "subgroup", "source", "caption_"]
+    assert [(r.path.name, r.captions, r.split, r.extra) for r in table.images] == [
+        ("a.png", ["red", "red 2"], "train", {"fr": ["rouge"]}),
+        ("b.png", ["green"], "val", {}),
+    ]
+    assert not table.bad_rows and table.split("val").ignored_columns == table.ignored_columns
+    jsonl = tmp_path / "pairs.jsonl"
+    jsonl.write_text(
+        '{"image": "img/a.png", "caption": "red", "url": "http://x", "width": 16}\n'
+        '{"image": "img/b.png", "caption": "green", "similarity": 0.3, "url": null}\n'
+    )
+    assert load_pairs(jsonl).ignored_columns == ["url", "width", "similarity"]  # first seen, once
+
+
+@pytest.mark.parametrize("suffix, sep", [(".csv", ","), (".tsv", "\t")])
+def test_key_options_name_the_image_caption_and_split_columns(tmp_path, images, suffix, sep):
+    # A LAION/CC3M-style export: other column names, extra metadata.
+    rows = [sep.join(["key", "filepath", "title", "part", "url"])]
+    rows += [
+        sep.join(["0", "img/a.png", "red", "val", "http://a"]),
+        sep.join(["1", "img/b.png", "green", "test", "http://b"]),
+    ]
+    path = write_csv(tmp_path / f"pairs{suffix}", rows)
+    table = load_pairs(path, image_key="filepath", caption_key="title", split_key="part")
+    assert [(r.path.name, r.captions, r.split) for r in table.images] == [
+        ("a.png", ["red"], "val"),
+        ("b.png", ["green"], "test"),
+    ]
+    assert table.ignored_columns == ["key", "url"]
+    with pytest.raises(
+        ValueError, match=r"no 'image' column .*; its columns: key, filepath, title, part, url"
+    ):
+        load_pairs(path)
+    no_split = load_pairs(path, image_key="filepath", caption_key="title")  # 'part' is then ignored
+    assert {r.split for r in no_split.images} == {"train"} and "part" in no_split.ignored_columns

@@ -29,10 +29,10 @@ def one_line_error(capsys, command, *words):
     "content, message",
     [
         (b"", "file is empty; expected columns image,caption"),
-        (b"path,text\nimg00.png,red\n", "wrong columns 'path,text'"),
+        (b"path,text\nimg00.png,red\n", "no 'image' column"),
         (b"image,caption\nimg00.png,caf\xe9\n", "no usable image-caption rows; 1 bad row(s)"),
     ],
-    ids=["empty CSV", "wrong columns", "only non-UTF-8 captions"],
+    ids=["empty CSV", "no image column", "only non-UTF-8 captions"],
 )
 def test_train_on_an_unusable_pairs_file_is_a_one_line_error(tmp_path, capsys, content, message):
     data = tmp_path / "pairs.csv"

@@ -23,17 +23,18 @@ def test_run_dir_names_every_file_and_finds_itself_from_a_file(tmp_path):
 
 def test_prepare_refuses_to_overwrite_or_resume_the_wrong_run(tmp_path):
     run, config = RunDir(tmp_path / "run"), load_config("tiny")
-    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+    with pytest.raises(FileNotFoundError, match="holds no run"):
         run.prepare(config, resume=True)
     run.prepare(config, resume=False, write=False)
     assert not run.path.exists()  # only the main process writes
-    run.prepare(config, resume=False)
+    assert run.prepare(config, resume=False) is False
     assert load_config(run.config) == config
+    assert run.prepare(config, resume=True) is False  # killed before its first checkpoint: start over
     run.checkpoint.write_bytes(b"")
     with pytest.raises(ValueError, match="already holds a run; pass --resume"):
         run.prepare(config, resume=False)
-    run.prepare(config, resume=True)
-    with pytest.raises(ValueError, match="config differs"):
+    assert run.prepare(config, resume=True) is True
+    with pytest.raises(ValueError, match=r"another config \(seed: 0 in the run, 1 now\)"):
         run.prepare(load_config("tiny", ["seed=1"]), resume=True)
 
 
