@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from pathlib import Path
 
 from ashnet.data import SPLITS, build_openmoji, build_scenes, load_manifest, load_pairs
 from ashnet.data.formats import EXPECTED_COLUMNS, ON_BAD_ROW
@@ -15,6 +16,7 @@ LISTED_BAD_ROWS = 10
 CHECK_EPILOG = """\
 examples:
   ashnet data check data/openmoji/pairs.csv
+  ashnet data check 'shards/{000000..000009}.tar'     # WebDataset shards (quote the braces)
   ashnet data check cc3m.tsv --image-key filepath --caption-key title --verify-images
   ashnet data check laion.jsonl --image-key path --caption-key TEXT
 """
@@ -108,7 +110,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         epilog=CHECK_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    check.add_argument("file", help="pairs file")
+    check.add_argument("file", help="pairs file, or WebDataset shards such as 'shards/{000000..000009}.tar'")
     add_key_arguments(check)
     check.add_argument(
         "--on-bad-row",
@@ -120,6 +122,24 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--verify-images", action="store_true", help="also decode every image (finds corrupt files)"
     )
     check.set_defaults(run=run_check)
+
+    convert = actions.add_parser(
+        "convert",
+        help="write a pairs file as WebDataset tar shards",
+        description="Write the images and captions of a pairs file as WebDataset tar shards "
+        "(KEY.png|jpg|webp, KEY.txt: the first caption, KEY.json: every caption, the split and other "
+        "languages). Images are checked first; bad rows are skipped and counted.",
+        epilog=CONVERT_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    convert.add_argument("file", help="pairs file")
+    convert.add_argument("--to", required=True, choices=["webdataset"], help="output format")
+    convert.add_argument("--out", required=True, type=Path, help="folder for the shards (new or empty)")
+    convert.add_argument(
+        "--samples-per-shard", type=int, default=1000, help="images per tar file (default: 1000)"
+    )
+    add_key_arguments(convert)
+    convert.set_defaults(run=run_convert)
 
 
 def run_build(args: argparse.Namespace) -> int:
@@ -168,6 +188,32 @@ def _build_scenes(args: argparse.Namespace) -> int:
     odd = manifest["tasks"].get("unrelated", 0)
     print(f"{path}: {manifest['n_images']} scenes ({splits}; {odd} of them odd-one-out), {seconds:.1f} s")
     print(f"examples: {tasks}")
+    return 0
+
+
+CONVERT_EPILOG = """\
+examples:
+  ashnet data convert data/openmoji/pairs.csv --to webdataset --out data/openmoji-shards
+  ashnet data convert cc3m.tsv --image-key filepath --caption-key title --to webdataset --out shards/
+  ashnet train --config demo --data 'data/openmoji-shards/{000000..000004}.tar' --out runs/shards
+
+Every command that takes --data reads the shards it prints (train, eval, data check, export, ...).
+"""
+
+
+def run_convert(args: argparse.Namespace) -> int:
+    from ashnet.data.shards import shard_spec, write_shards
+
+    if args.samples_per_shard < 1:
+        raise ValueError(f"--samples-per-shard must be at least 1, got {args.samples_per_shard}")
+    if args.out.is_dir() and any(args.out.glob("*.tar")):
+        raise ValueError(f"{args.out} already holds .tar files; pick a new or empty folder")
+    table = load_pairs(args.file, verify_images=True, **chosen_keys(args))
+    shards = write_shards(table, args.out, args.samples_per_shard)
+    counts = f"{len(table)} images, {table.n_captions} captions"
+    print(f"wrote {counts} in {len(shards)} shard(s): {shard_spec(shards)}")
+    if table.bad_rows:
+        print(f"skipped {len(table.bad_rows)} bad row(s); `ashnet data check {args.file}` lists them")
     return 0
 
 

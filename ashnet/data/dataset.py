@@ -51,7 +51,7 @@ class ImageTextDataset(Dataset):
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, str, int]:
         record = self.table.images[index]
-        image = load_image(record.path, self.image_size)
+        image = load_image(record.path, self.image_size, record.member)
         if self.train and len(record.captions) > 1:
             caption = record.captions[int(torch.randint(len(record.captions), ()))]
         else:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ashnet.data.images import open_image
+from ashnet.data.shards import is_shard_spec, read_shards
 from ashnet.data.table import SPLITS, BadRow, ImageRecord, PairTable
 
 logger = logging.getLogger(__name__)
@@ -76,6 +77,11 @@ def load_pairs(
     """
     if on_bad_row not in ON_BAD_ROW:
         raise ValueError(f"on_bad_row must be one of {ON_BAD_ROW}, got {on_bad_row!r}")
+    keys = Keys(image_key, caption_key, split_key)
+    if is_shard_spec(path):
+        builder = _TableBuilder(Path(str(path)), Path("."), verify_images, keys, name_rows_by_file=False)
+        read_shards(path, builder)
+        return builder.finish(on_bad_row)
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"pairs file not found: {path}")
@@ -87,7 +93,7 @@ def load_pairs(
     if not text.strip():
         raise ValueError(f"{path}: file is empty; expected {_expected(path)}")
     root = Path(image_root) if image_root is not None else path.absolute().parent
-    builder = _TableBuilder(path, root, verify_images, Keys(image_key, caption_key, split_key))
+    builder = _TableBuilder(path, root, verify_images, keys)
     reader(text, builder)
     return builder.finish(on_bad_row)
 
@@ -129,8 +135,9 @@ def _expected(path: Path) -> str:
 class _TableBuilder:
     """Checks rows one by one, groups good ones per image and records bad ones."""
 
-    def __init__(self, source: Path, root: Path, verify_images: bool, keys: Keys):
+    def __init__(self, source: Path, root: Path, verify_images: bool, keys: Keys, name_rows_by_file=True):
         self.source = source
+        self.prefix = f"{source}:" if name_rows_by_file else ""  # shard readers name the shard
         self.root = root
         self.verify_images = verify_images
         self.keys = keys
@@ -143,7 +150,7 @@ class _TableBuilder:
     def bad(self, where: str, reason: str) -> None:
         # Undecodable bytes (e.g. in an image path) are shown as \xNN so the report prints.
         printable = reason.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-        self.bad_rows.append(BadRow(f"{self.source}:{where}", printable))
+        self.bad_rows.append(BadRow(f"{self.prefix}{where}", printable))
 
     def add(
         self,
@@ -152,26 +159,33 @@ class _TableBuilder:
         caption: Any,
         split: Any = "",
         extra: dict[str, Any] | None = None,
+        member: tuple[int, int] | None = None,
     ) -> None:
-        """Add one (image, caption) row, or record why it cannot be used."""
+        """Add one (image, caption) row, or record why it cannot be used.
+
+        ``member``: the image is at ``(offset, size)`` inside the file ``image`` (a tar shard).
+        """
         extra = extra or {}
         reason = self._row_problem(image, caption, split, extra)
         if reason is not None:
             self.bad(where, reason)
             return
         key = os.path.normpath(self.root / image.strip())
+        if member is not None:
+            key = f"{image}:{member[0]}"
         split = split or "train"
         record = self.records.get(key)
         if record is not None and record.split != split:
             self.bad(where, f"image already in split {record.split!r} at {self.first_seen[key]}")
             return
         if record is None:
-            reason = self._image_problem(key)
+            reason = self._image_problem(key, image, member)
             if reason is not None:
                 self.bad(where, reason)
                 return
-            record = self.records[key] = ImageRecord(Path(key), [], split)
-            self.first_seen[key] = f"{self.source}:{where}"
+            path = Path(image) if member is not None else Path(key)
+            record = self.records[key] = ImageRecord(path, [], split, member=member)
+            self.first_seen[key] = f"{self.prefix}{where}"
         record.captions.append(caption.strip())
         for lang, text in extra.items():
             if text.strip():
@@ -191,9 +205,10 @@ class _TableBuilder:
             return f"unknown split {split!r}; expected one of {', '.join(SPLITS)} or empty"
         return None
 
-    def _image_problem(self, key: str) -> str | None:
+    def _image_problem(self, key: str, image: str, member: tuple[int, int] | None) -> str | None:
         if key not in self.image_errors:
-            self.image_errors[key] = _check_image(Path(key), self.verify_images)
+            path = Path(image) if member is not None else Path(key)
+            self.image_errors[key] = _check_image(path, self.verify_images, member)
         return self.image_errors[key]
 
     def finish(self, on_bad_row: str) -> PairTable:
@@ -216,14 +231,14 @@ def _is_utf8(text: str) -> bool:
     return True
 
 
-def _check_image(path: Path, verify: bool) -> str | None:
+def _check_image(path: Path, verify: bool, member: tuple[int, int] | None = None) -> str | None:
     if not path.is_file():
         return f"image not found: {path}"
-    if path.stat().st_size == 0:
-        return f"image file is empty (0 bytes): {path}"
+    if (member[1] if member is not None else path.stat().st_size) == 0:
+        return f"image file is empty (0 bytes): {path}" + (f":{member[0]}" if member else "")
     if verify:
         try:
-            open_image(path)
+            open_image(path, member)
         except (ValueError, FileNotFoundError) as err:
             return str(err)
     return None

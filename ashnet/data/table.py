@@ -25,12 +25,20 @@ class ImageRecord:
     extra : dict of str to list of str
         Captions in other languages, keyed by language code (``caption_<lang>`` columns);
         a language with no caption for this image is absent.
+    member : (int, int) or None
+        For an image inside a WebDataset tar shard (``path``): its ``(offset, size)`` in bytes.
     """
 
     path: Path
     captions: list[str]
     split: str
     extra: dict[str, list[str]] = field(default_factory=dict)
+    member: tuple[int, int] | None = None
+
+    @property
+    def name(self) -> str:
+        """How messages name the image: its path, or ``shard.tar:offset`` for a shard member."""
+        return str(self.path) if self.member is None else f"{self.path}:{self.member[0]}"
 
     def captions_in(self, language: str) -> list[str]:
         """The captions in ``language``: the main ones for :data:`MAIN_LANGUAGE`, else ``extra``'s."""
@@ -114,5 +122,5 @@ class PairTable:
         for record in self.images:
             captions = [c for lang in languages for c in record.captions_in(lang)]
             if captions:
-                images.append(ImageRecord(record.path, captions, record.split, record.extra))
+                images.append(ImageRecord(record.path, captions, record.split, record.extra, record.member))
         return PairTable(images, self.bad_rows, self.ignored_columns)

@@ -117,7 +117,8 @@ def _encode_images(
 
 def _image_features(encoder, table, image_size, batch_size, device, folder, progress) -> ConcreteOutput:
     """A frozen :class:`ConcreteEncoder`'s output on every image of ``table``, stored in ``folder``."""
-    files = [(str(r.path), r.path.stat().st_mtime_ns) for r in table.images]
+    # (a shard member adds its place in the tar; file images keep the keys of older caches)
+    files = [(str(r.path), r.path.stat().st_mtime_ns, *filter(None, [r.member])) for r in table.images]
     key = _fingerprint(encoder, encoder.name, files, image_size)
     return _cached(
         folder / f"images-{key}.pt" if folder else None,

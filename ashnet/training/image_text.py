@@ -11,7 +11,7 @@ from torch import nn
 
 from ..checkpoint import load_checkpoint
 from ..config import Config
-from ..data import ImageTextDataset, caption_index, load_pairs
+from ..data import ImageTextDataset, caption_index, load_pairs, open_image
 from ..evaluate import evaluate, recall_at_k
 from ..losses import compute_losses
 from ..models import ConcreteOutput, TextFeatures, build_model
@@ -65,15 +65,13 @@ def load_init(model: nn.Module, source: str | Path) -> int:
 
 def _warn_if_upsampled(table, image_size: int) -> None:
     """Log a warning when the first image is smaller than ``data.image_size`` (it would be upsampled)."""
-    from PIL import Image
-
-    with Image.open(table.images[0].path) as image:
-        side = min(image.size)
+    first = table.images[0]
+    side = min(open_image(first.path, first.member).size)
     if side < image_size:
         logger.warning(
             "%s is %d px but data.image_size is %d: images are upsampled, which adds no detail "
             "(render or pick data at the size used, e.g. `ashnet data build openmoji --size %d`)",
-            table.images[0].path,
+            first.name,
             side,
             image_size,
             image_size,
