@@ -13,7 +13,7 @@ NPM_PACKAGES := cldr-annotations-full@48.2.0 cldr-annotations-derived-full@48.2.
 # The cross-style evaluation set (Twemoji, CC-BY 4.0): `make cross-style`, then `ashnet data build twemoji`.
 TWEMOJI_PACKAGE := emoji-datasource-twitter@16.0.0
 
-.PHONY: demo test lint docs bench clean cross-style
+.PHONY: demo test test-fast lint docs bench clean cross-style
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -55,6 +55,10 @@ cross-style: $(STAMP)
 
 test: $(TEST_STAMP)
 	$(BIN)/python -m pytest -q
+
+# While developing: every test but those marked slow (make test runs them all).
+test-fast: $(TEST_STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

@@ -65,10 +65,11 @@ fig.tight_layout()
 # spatio-temporal contrast; STUA is off (on OpenMoji it did not raise validation recall;
 # :doc:`tutorial_4_stua_pretraining` shows it). Overrides use the same dotted keys as
 # ``ashnet train --set``. The ``baseline`` config is the same with the spiking branch
-# off: an ANN-only, CLIP-style dual encoder; the ``twin`` config keeps the branch and its
-# parameters but makes every spiking neuron a GELU run for one step (the parameter-matched
-# ANN twin). Images are built at 64 px here, so the runs use 64 px too (the packaged
-# configs use 128). One seed on 400 emojis shows the workflow, not which model is better:
+# off: an ANN-only, CLIP-style dual encoder; the ``twin`` config keeps the branch and
+# its parameters but makes every spiking neuron a GELU run for one step (the
+# parameter-matched ANN twin). Images are built at 64 px here, so the runs use 64 px
+# too (the packaged configs use 128). One seed on 400 emojis shows the workflow, not
+# which model is better:
 # ``ashnet demo --seeds 5`` gives means, spreads and paired bootstrap intervals.
 
 tiny = [

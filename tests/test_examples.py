@@ -4,6 +4,7 @@ import importlib.util
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -16,6 +17,7 @@ def _load(name: str):
     return module
 
 
+@pytest.mark.slow
 def test_neuron_basics_writes_the_raster_and_membrane_figures(tmp_path, capsys):
     out = tmp_path / "figures"
     assert _load("neuron_basics").main(["--out", str(out), "--steps", "20"]) == 0

@@ -6,6 +6,9 @@ import argparse
 import json
 from pathlib import Path
 
+from ..run import RunDir
+from .arguments import add_cache_dir, add_split
+
 EPILOG = """\
 examples:
   ashnet compare runs/demo/seed*/* --data runs/demo/data/pairs.csv
@@ -39,13 +42,13 @@ def add_parser(subparsers) -> None:
         metavar="[NAME=]PAIRS",
         help="evaluation pairs file, optionally named (repeatable); default name: its folder",
     )
-    parser.add_argument("--split", default="test", choices=["train", "val", "test"], help="default: test")
+    add_split(parser)
     parser.add_argument("--reference", help="group whose differences to the others are bootstrapped")
     parser.add_argument(
         "--ensemble", action="append", default=[], metavar="A+B", help="add an ensemble of groups A and B"
     )
     parser.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples (default 2000)")
-    parser.add_argument("--cache-dir", type=Path, help="share frozen-encoder features between runs here")
+    add_cache_dir(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(run=run)
 
@@ -69,8 +72,8 @@ def group_runs(runs: list[Path], ensembles: list[str]) -> dict[str, dict[str, li
     """``{group: {seed folder: [run, ...]}}``: one run per seed, or the members of an ensemble."""
     groups: dict[str, dict[str, list[Path]]] = {}
     for run in sorted(runs):
-        if not (run / "checkpoint.pt").is_file():
-            raise FileNotFoundError(f"{run} is not a finished run (no checkpoint.pt)")
+        if not RunDir(run).checkpoint.is_file():
+            raise FileNotFoundError(f"{run} is not a finished run (no {RunDir.CHECKPOINT})")
         slot = groups.setdefault(run.name, {})
         if run.parent.name in slot:
             raise ValueError(f"two runs named {run.name!r} in {run.parent}")

@@ -10,6 +10,8 @@ from pathlib import Path
 from ashnet.data import SPLITS, build_openmoji, build_scenes, load_manifest, load_pairs
 from ashnet.data.formats import EXPECTED_COLUMNS, ON_BAD_ROW
 
+from .arguments import add_keys, chosen_keys
+
 # How many bad rows `ashnet data check` lists before "... and N more".
 LISTED_BAD_ROWS = 10
 
@@ -33,34 +35,6 @@ images with their split, captions, boxes with phrases, and examples for the task
 nlvr2, grounding and count. Test scenes hold only test emoji (the OpenMoji split). It is also a
 pairs file: `ashnet train --data OUT/scenes.json` trains retrieval on the captions.
 """
-
-
-KEY_OPTIONS = {"image": "image_key", "caption": "caption_key", "split": "split_key"}
-
-
-def add_key_arguments(parser: argparse.ArgumentParser, from_run: bool = False) -> None:
-    """``--image-key``, ``--caption-key``, ``--split-key``: the pairs file's column names
-    (``from_run``: they default to the run config's ``data.*_key``)."""
-    for name, field in KEY_OPTIONS.items():
-        default = f"the run's data.{field}" if from_run else name
-        parser.add_argument(
-            f"--{name}-key",
-            dest=field,
-            metavar="COLUMN",
-            help=f"column (JSON-lines key) holding the {name} (default: {default})",
-        )
-
-
-def chosen_keys(args: argparse.Namespace, defaults: dict[str, str] | None = None) -> dict[str, str]:
-    """The column names for ``load_pairs``: ``defaults`` (a config's ``data.keys``) with the options given."""
-    keys = dict(defaults or {})
-    keys.update({field: getattr(args, field) for field in KEY_OPTIONS.values() if getattr(args, field)})
-    return keys
-
-
-def key_overrides(args: argparse.Namespace) -> list[str]:
-    """The key options given, as ``--set data.<key>=...`` overrides of a run's config."""
-    return [f"data.{field}={value}" for field, value in chosen_keys(args).items()]
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -111,7 +85,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     check.add_argument("file", help="pairs file, or WebDataset shards such as 'shards/{000000..000009}.tar'")
-    add_key_arguments(check)
+    add_keys(check)
     check.add_argument(
         "--on-bad-row",
         choices=ON_BAD_ROW,
@@ -138,7 +112,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     convert.add_argument(
         "--samples-per-shard", type=int, default=1000, help="images per tar file (default: 1000)"
     )
-    add_key_arguments(convert)
+    add_keys(convert)
     convert.set_defaults(run=run_convert)
 
 

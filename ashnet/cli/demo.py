@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .arguments import add_overrides
+
 EPILOG = """\
 examples:
   ashnet demo                              # one seed of each model, writes runs/demo/
@@ -40,9 +42,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument(
         "--config", default="demo", help="ASH-Net config, packaged name or YAML (default demo)"
     )
-    parser.add_argument(
-        "--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key"
-    )
+    add_overrides(parser)
     parser.add_argument(
         "--seeds", type=int, default=1, help="seeds per model (default 1; use >= 5 to compare)"
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from .export import add_data_arguments, read_images
+from .arguments import add_checkpoint, add_data, read_images
 
 EPILOG = """\
 examples:
@@ -30,8 +30,8 @@ def add_parser(subparsers) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--checkpoint", required=True, help="run directory or checkpoint file")
-    add_data_arguments(parser, required=True)
+    add_checkpoint(parser)
+    add_data(parser, max_images=True)
     parser.add_argument("--baseline", help="an ANN-only run to compare with (default: the ANN twin)")
     parser.add_argument("--mac-pj", type=float, default=4.6, help="picojoules per MAC (default 4.6)")
     parser.add_argument("--ac-pj", type=float, default=0.9, help="picojoules per accumulate (default 0.9)")

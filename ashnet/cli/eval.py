@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from .data import add_key_arguments, chosen_keys
+from .arguments import add_checkpoint, add_keys, add_split, chosen_keys
 
 EPILOG = """\
 examples:
@@ -62,11 +62,11 @@ def add_parser(subparsers) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--checkpoint", required=True, help="run directory or checkpoint file")
+    add_checkpoint(parser)
     parser.add_argument(
         "--data", help="pairs file (.csv/.tsv/.jsonl/COCO .json); vqa: easy-vqa or a scenes file"
     )
-    parser.add_argument("--split", default="test", choices=["train", "val", "test"], help="default: test")
+    add_split(parser)
     parser.add_argument("--batch-size", type=int, default=256, help="images/captions per forward pass")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     parser.add_argument(
@@ -106,7 +106,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument(
         "--limit", type=int, help="vqa: evaluate a seeded random subset of this many questions"
     )
-    add_key_arguments(parser, from_run=True)
+    add_keys(parser, from_run=True)
     parser.set_defaults(run=run)
 
 

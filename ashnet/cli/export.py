@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .data import add_key_arguments, chosen_keys
+from .arguments import add_checkpoint, add_data, read_images
 
 EPILOG = """\
 examples:
@@ -26,35 +26,6 @@ to the model's is printed and stored in the manifest.
 """
 
 
-def add_data_arguments(parser: argparse.ArgumentParser, required: bool) -> None:
-    """``--data``, ``--split``, ``--max-images``: the real images that export, energy and viz run."""
-    parser.add_argument("--data", required=required, help="pairs file (.csv/.tsv/.jsonl/COCO .json)")
-    parser.add_argument("--split", default="test", choices=["train", "val", "test"], help="default: test")
-    parser.add_argument(
-        "--max-images", type=int, default=32, help="use at most this many images (default 32)"
-    )
-    add_key_arguments(parser, from_run=True)
-
-
-def read_images(args, data):
-    """``(images [B, 3, S, S], table)`` of the first ``--max-images`` images of ``--split`` of ``--data``.
-
-    ``data``: the run's data config (image size, and the column names unless options give others).
-    """
-    import torch
-
-    from ..data import ImageTextDataset, load_pairs
-
-    if args.max_images < 1:
-        raise ValueError(f"--max-images must be at least 1, got {args.max_images}")
-    table = load_pairs(args.data, **chosen_keys(args, data.keys)).split(args.split)
-    if not table.images:
-        raise ValueError(f"{args.data} has no images in split {args.split!r}")
-    dataset = ImageTextDataset(table, image_size=data.image_size)
-    n = min(len(dataset), args.max_images)
-    return torch.stack([dataset[i][0] for i in range(n)]), table
-
-
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "export",
@@ -64,7 +35,7 @@ def add_parser(subparsers) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--checkpoint", required=True, help="run directory or checkpoint file")
+    add_checkpoint(parser)
     parser.add_argument(
         "--format", required=True, choices=["nir", "pt2"], help="nir: spiking core; pt2: ANN parts"
     )
@@ -74,7 +45,7 @@ def add_parser(subparsers) -> None:
         type=float,
         help="seconds per time step in the NIR graph (default 1e-4, what SpikingJelly and snnTorch assume)",
     )
-    add_data_arguments(parser, required=False)
+    add_data(parser, required=False, max_images=True)
     parser.set_defaults(run=run)
 
 

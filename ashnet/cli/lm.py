@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .arguments import add_cache_dir
+
 PRETRAIN_EPILOG = """\
 examples:
   ashnet lm pretrain-icl --out runs/icl
@@ -92,7 +94,7 @@ def add_parser(subparsers) -> None:
         choices=["frozen", "plain", "lora", "rehearsal", "distill", "wise"],
         help="what of the LM trains (default: frozen)",
     )
-    att.add_argument("--cache-dir", type=Path, help="keep image features here for reuse")
+    add_cache_dir(att)
     att.set_defaults(run=run_attach)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .train import add_config_arguments, resolve_config
+from .arguments import add_run, resolve_config
 
 EPILOG = """\
 examples:
@@ -26,7 +26,7 @@ def add_parser(subparsers) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    add_config_arguments(parser)
+    add_run(parser)
     parser.set_defaults(run=run)
 
 

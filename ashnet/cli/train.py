@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from .data import add_key_arguments, key_overrides
+from .arguments import add_run, resolve_config
 
 EPILOG = """\
 examples:
@@ -21,40 +20,6 @@ The run directory gets config.yaml (resolved), checkpoint.pt, metrics.jsonl and 
 """
 
 
-def add_config_arguments(parser: argparse.ArgumentParser, resumable: bool = True) -> None:
-    """The --config/--data/--out/--set/--resume (and column) options that train and pretrain-stua share."""
-    parser.add_argument(
-        "--config", help="packaged config name or YAML file (default with --resume: RUN/config.yaml)"
-    )
-    parser.add_argument("--data", required=True, help="pairs file (.csv/.tsv/.jsonl/COCO .json)")
-    parser.add_argument("--out", required=True, type=Path, help="run directory to write")
-    parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config key, e.g. train.lr=1e-4",
-    )
-    parser.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
-    parser.add_argument("--init", help="start from the matching weights of this checkpoint (sets train.init)")
-    parser.add_argument("--cache-dir", type=Path, help="keep cached frozen-encoder features here for reuse")
-    add_key_arguments(parser, from_run=True)
-
-
-def resolve_config(args):
-    """The config from --config (or the run's own on --resume), with --set and --init applied."""
-    from ..config import load_config
-    from ..run import RunDir
-
-    source = args.config
-    if source is None:
-        if not args.resume:
-            raise ValueError("--config is required (a packaged name such as 'demo', or a YAML file)")
-        source = RunDir(args.out).config
-    overrides = list(args.set) + ([f"train.init={args.init}"] if args.init else []) + key_overrides(args)
-    return load_config(source, overrides)
-
-
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "train",
@@ -64,7 +29,7 @@ def add_parser(subparsers) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    add_config_arguments(parser)
+    add_run(parser)
     parser.set_defaults(run=run)
 
 

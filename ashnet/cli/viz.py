@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .export import add_data_arguments, read_images
+from .arguments import add_checkpoint, add_data, read_images
 
 EPILOG = """\
 examples:
@@ -27,8 +27,8 @@ def add_parser(subparsers) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--checkpoint", required=True, help="run directory or checkpoint file")
-    add_data_arguments(parser, required=True)
+    add_checkpoint(parser)
+    add_data(parser, max_images=True)
     parser.add_argument("--out", required=True, type=Path, help="folder for the figures")
     parser.add_argument("--format", default="png", choices=["png", "svg"], help="image format (default png)")
     parser.add_argument("--k", type=int, default=5, help="results per retrieval query (default 5)")

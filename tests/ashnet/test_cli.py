@@ -27,6 +27,7 @@ def test_every_command_has_help_with_examples(command, capsys):
     assert command.replace("-", "_") in COMMANDS
 
 
+@pytest.mark.slow
 def test_train_eval_json_pretrain_and_resume(tiny_pairs, tmp_path, capsys):
     data = str(tiny_pairs)
     stua = tmp_path / "stua"

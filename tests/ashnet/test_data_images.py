@@ -3,46 +3,13 @@
 from __future__ import annotations
 
 import re
-import struct
-import zlib
 
-import numpy as np
 import pytest
 import torch
 from PIL import Image
 from torch.utils.data import DataLoader
 
 from ashnet.data import ImageTextDataset, PairTable, caption_index, load_image, load_pairs
-
-
-def huge_png(path, width, height):
-    """A valid PNG header claiming width x height pixels, with almost no pixel data."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    body = chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 16)) + chunk(b"IEND", b"")
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + body)
-    return path
-
-
-def truncated_png(path):
-    noise = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
-    Image.fromarray(noise).save(path)
-    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
-    return path
-
-
-HOSTILE = {
-    "corrupt": (lambda p: p.write_bytes(b"\x89PNG\r\n\x1a\n this is not an image"), "cannot be read"),
-    "not an image": (lambda p: p.write_text("hello"), "cannot be read"),
-    "truncated": (truncated_png, "cannot be read"),
-    "zero-byte": (lambda p: p.write_bytes(b""), "empty (0 bytes)"),
-    # Over Pillow's decompression-bomb limit (refused on open) and in its warning band.
-    "huge": (lambda p: huge_png(p, 100_000, 100_000), "too large"),
-    "large": (lambda p: huge_png(p, 10_000, 10_000), "too large"),
-}
 
 
 def test_load_image_is_rgb_in_unit_range_and_square(tmp_path):
@@ -63,9 +30,8 @@ def test_transparency_becomes_white(tmp_path):
     assert load_image(tmp_path / "palette.png", 8).mean() > 0.9
 
 
-@pytest.mark.parametrize("kind", list(HOSTILE))
-def test_hostile_image_raises_value_error_naming_the_file(tmp_path, kind):
-    make, message = HOSTILE[kind]
+def test_hostile_image_raises_value_error_naming_the_file(tmp_path, hostile_image):
+    kind, make, message = hostile_image
     path = tmp_path / f"{kind.replace(' ', '_')}.png"
     make(path)
     with pytest.raises(ValueError, match=re.escape(message)) as info:
@@ -81,10 +47,10 @@ def test_missing_image_and_bad_size(tmp_path):
         load_image(tmp_path / "ok.png", 0)
 
 
-def test_verify_images_turns_unreadable_images_into_bad_rows(tmp_path):
+def test_verify_images_turns_unreadable_images_into_bad_rows(tmp_path, hostile_images):
     Image.new("RGB", (8, 8), "red").save(tmp_path / "good.png")
     lines = ["image,caption", "good.png,red"]
-    for kind, (make, _) in HOSTILE.items():
+    for kind, (make, _) in hostile_images.items():
         name = f"{kind.replace(' ', '_')}.png"
         make(tmp_path / name)
         lines.append(f"{name},{kind}")
@@ -94,10 +60,10 @@ def test_verify_images_turns_unreadable_images_into_bad_rows(tmp_path):
     assert len(load_pairs(path).bad_rows) == 1
     table = load_pairs(path, verify_images=True)
     assert [r.path.name for r in table.images] == ["good.png"]
-    assert [row.where for row in table.bad_rows] == [f"{path}:{n}" for n in range(3, 3 + len(HOSTILE))]
-    for row, (_, message) in zip(table.bad_rows, HOSTILE.values(), strict=True):
+    assert [row.where for row in table.bad_rows] == [f"{path}:{n}" for n in range(3, 3 + len(hostile_images))]
+    for row, (_, message) in zip(table.bad_rows, hostile_images.values(), strict=True):
         assert message in row.reason
-    with pytest.raises(ValueError, match=f"{len(HOSTILE)} bad row"):
+    with pytest.raises(ValueError, match=f"{len(hostile_images)} bad row"):
         load_pairs(path, verify_images=True, on_bad_row="error")
 
 

@@ -11,7 +11,6 @@ import subprocess
 import sys
 
 import pytest
-import torch
 
 from ashnet.config import dump_config, load_config
 from ashnet.run import read_metrics
@@ -39,15 +38,12 @@ def _config(name: str, batch_size: int, steps: int, per_process: int = 1):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("case", list(CASES))
-def test_two_gloo_processes_match_one_process_with_the_same_global_batch(case, tiny_pairs, tmp_path):
+def test_two_gloo_processes_match_one_process_with_the_same_global_batch(
+    case, tiny_pairs, tmp_path, one_thread
+):
     name, batch, steps = CASES[case]
     cache = tmp_path / "cache"  # the 2-process run reads the features the 1-process run cached
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        train(_config(name, batch, steps), tiny_pairs, tmp_path / "one", cache_dir=cache, progress=False)
-    finally:
-        torch.set_num_threads(threads)
+    train(_config(name, batch, steps), tiny_pairs, tmp_path / "one", cache_dir=cache, progress=False)
     config_file = tmp_path / "per_process.yaml"
     config_file.write_text(dump_config(_config(name, batch, steps, per_process=2)))
     two = tmp_path / "two"

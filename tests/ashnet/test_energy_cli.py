@@ -4,7 +4,6 @@ import json
 
 import pytest
 import torch
-from test_export_cli import tiny_run
 
 import neuro
 from ashnet.checkpoint import load_run
@@ -12,13 +11,8 @@ from ashnet.cli import main
 from ashnet.energy import ann_twin, image_energy
 
 
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory, tiny_pairs):
-    return tiny_run(tmp_path_factory, tiny_pairs)
-
-
-def test_spiking_layers_cost_their_spikes_times_fan_out(run_dir):
-    model, _ = load_run(run_dir)
+def test_spiking_layers_cost_their_spikes_times_fan_out(tiny_mlp_run):
+    model, _ = load_run(tiny_mlp_run)
     images = torch.rand(3, 3, 16, 16, generator=torch.Generator().manual_seed(0))
     mlp = model.abstract.blocks[0].mlp
     with neuro.Monitor(model.abstract, ["blocks.0.mlp.neuron_in", "blocks.0.mlp.neuron_hidden"]) as monitor:
@@ -37,8 +31,8 @@ def test_spiking_layers_cost_their_spikes_times_fan_out(run_dir):
     assert rows[("abstract.input", "MAC")] == tokens * linear.in_features * linear.out_features
 
 
-def test_ann_twin_has_the_same_layers_without_spikes(run_dir):
-    model, _ = load_run(run_dir)
+def test_ann_twin_has_the_same_layers_without_spikes(tiny_mlp_run):
+    model, _ = load_run(tiny_mlp_run)
     twin = ann_twin(model)
     assert not any(isinstance(m, neuro.SpikingNeuron) for m in twin.modules())
     assert any(isinstance(m, neuro.SpikingNeuron) for m in model.modules())  # the model is left alone
@@ -47,8 +41,9 @@ def test_ann_twin_has_the_same_layers_without_spikes(run_dir):
     assert report.sops == 0 and report.macs > 0
 
 
-def test_cli_compares_the_hybrid_with_its_ann_twin(run_dir, tiny_pairs, capsys):
-    argv = ["energy", "--checkpoint", str(run_dir), "--data", str(tiny_pairs), "--max-images", "3"]
+@pytest.mark.slow
+def test_cli_compares_the_hybrid_with_its_ann_twin(tiny_mlp_run, tiny_pairs, capsys):
+    argv = ["energy", "--checkpoint", str(tiny_mlp_run), "--data", str(tiny_pairs), "--max-images", "3"]
     assert main(argv + ["--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     hybrid, ann = result["hybrid"], result["ann"]
@@ -65,7 +60,7 @@ def test_cli_compares_the_hybrid_with_its_ann_twin(run_dir, tiny_pairs, capsys):
     assert result["text_per_caption"]["macs_per_sample"] > 0
     assert "memory traffic" in hybrid["caveat"].lower()
 
-    assert main(argv + ["--baseline", str(run_dir), "--mac-pj", "2", "--ac-pj", "0.5"]) == 0
+    assert main(argv + ["--baseline", str(tiny_mlp_run), "--mac-pj", "2", "--ac-pj", "0.5"]) == 0
     printed = capsys.readouterr().out
     assert "hybrid / ANN-only = 1.000" in printed  # the run against itself
     assert "2.0 pJ/MAC, 0.5 pJ/AC (given on the command line)" in printed

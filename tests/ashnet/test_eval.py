@@ -5,17 +5,15 @@ import torch
 from torch import nn
 
 import neuro
-from ashnet.config import load_config
 from ashnet.data import caption_index, load_pairs
-from ashnet.demo import baseline_of
 from ashnet.evaluate import embed_table, evaluate, recall_at_k, zero_shot_accuracy
 from ashnet.models import build_model
 
 
 @pytest.fixture(scope="module")
-def tiny_model():
+def tiny_model(tiny_model_config):
     torch.manual_seed(0)
-    return build_model(load_config("tiny").model).eval()
+    return build_model(tiny_model_config()).eval()
 
 
 def test_evaluate_matches_recall_of_the_model_embeddings(tiny_model, tiny_pairs):
@@ -64,8 +62,8 @@ def test_model_evaluation_and_monitor_share_one_firing_rate(tiny_model, tiny_pai
         assert result.layer_firing_rates == pytest.approx(per_layer)
 
 
-def test_ann_only_model_has_no_firing_rate(tiny_pairs):
-    model = build_model(baseline_of(load_config("tiny")).model)
+def test_ann_only_model_has_no_firing_rate(tiny_pairs, tiny_model_config):
+    model = build_model(tiny_model_config(enabled=False))
     result = evaluate(model, load_pairs(tiny_pairs).split("test"), 16, progress=False)
     assert result.firing_rate is None and result.layer_firing_rates == {}
 

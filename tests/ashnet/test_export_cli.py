@@ -16,28 +16,14 @@ from ashnet.models import build_model
 from neuro.export import from_nir
 
 
-def tiny_run(tmp_path_factory, pairs):
-    """A 3-step run of the tiny config with a token-wise (mlp) spiking encoder, trained once per session."""
-    run = tmp_path_factory.getbasetemp() / "tiny_mlp_run"
-    if not (run / "checkpoint.pt").is_file():
-        argv = ["train", "--config", "tiny", "--data", str(pairs), "--out", str(run)]
-        assert main(argv + ["--set", "model.abstract.block=mlp"]) == 0
-    return run
-
-
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory, tiny_pairs):
-    return tiny_run(tmp_path_factory, tiny_pairs)
-
-
-@pytest.fixture(scope="module")
-def nir_export(run_dir, tiny_pairs, tmp_path_factory):
+def nir_export(tiny_mlp_run, tiny_pairs, tmp_path_factory):
     """``(folder, printed output)`` of ``ashnet export --format nir`` on the test images."""
     out = tmp_path_factory.mktemp("export") / "core.nir"
     argv = [
         "export",
         "--checkpoint",
-        str(run_dir),
+        str(tiny_mlp_run),
         "--format",
         "nir",
         "--out",
@@ -57,12 +43,12 @@ def _test_images(pairs, n=4):
     return torch.stack([dataset[i][0] for i in range(n)])
 
 
-def test_nir_export_reproduces_the_models_spikes(run_dir, tiny_pairs, nir_export):
+def test_nir_export_reproduces_the_models_spikes(tiny_mlp_run, tiny_pairs, nir_export):
     folder, printed = nir_export
     out = folder / "core.nir"
     assert "read back, equal to the model's 100.00%" in printed
     # Independently: the file, imported by neuro, against the trained model's own spiking encoder.
-    model, _ = load_run(run_dir)
+    model, _ = load_run(tiny_mlp_run)
     with torch.no_grad():
         tokens = model.encode_concrete(_test_images(tiny_pairs)).tokens
         expected = model.abstract(tokens).spikes.flatten(1, 2)
@@ -75,10 +61,11 @@ def test_nir_export_reproduces_the_models_spikes(run_dir, tiny_pairs, nir_export
     assert ["abstract_input.current", "spiking_core.current"] in manifest["connections"]
 
 
-def test_pt2_export_runs_like_the_model_and_joins_the_manifest(run_dir, tiny_pairs, nir_export):
+@pytest.mark.slow
+def test_pt2_export_runs_like_the_model_and_joins_the_manifest(tiny_mlp_run, tiny_pairs, nir_export):
     out, _ = nir_export
-    assert main(["export", "--checkpoint", str(run_dir), "--out", str(out), "--format", "pt2"]) == 0
-    model, _ = load_run(run_dir)
+    assert main(["export", "--checkpoint", str(tiny_mlp_run), "--out", str(out), "--format", "pt2"]) == 0
+    model, _ = load_run(tiny_mlp_run)
     images = _test_images(tiny_pairs, n=3)  # another batch size than the export's: the batch is dynamic
     programs = {name: torch.export.load(out / f"{name}.pt2").module() for name in ("concrete", "image_head")}
     with torch.no_grad():
@@ -99,8 +86,8 @@ def test_pt2_export_runs_like_the_model_and_joins_the_manifest(run_dir, tiny_pai
     }
 
 
-def test_models_nir_cannot_hold_are_refused(run_dir):
-    model, config = load_run(run_dir)
+def test_models_nir_cannot_hold_are_refused(tiny_mlp_run):
+    model, config = load_run(tiny_mlp_run)
     transformer = build_model(
         replace(config.model, abstract=replace(config.model.abstract, block="transformer"))
     )
@@ -112,7 +99,15 @@ def test_models_nir_cannot_hold_are_refused(run_dir):
     neuro.reset(model)
 
 
-def test_bad_output_name_is_a_one_line_error(run_dir, tmp_path, capsys):
-    argv = ["export", "--checkpoint", str(run_dir), "--format", "nir", "--out", str(tmp_path / "core.h5")]
+def test_bad_output_name_is_a_one_line_error(tiny_mlp_run, tmp_path, capsys):
+    argv = [
+        "export",
+        "--checkpoint",
+        str(tiny_mlp_run),
+        "--format",
+        "nir",
+        "--out",
+        str(tmp_path / "core.h5"),
+    ]
     assert main(argv) == 2
     assert "must end in .nir" in capsys.readouterr().err

@@ -4,7 +4,6 @@ import re
 import shutil
 
 import pytest
-from test_data_images import HOSTILE
 
 from ashnet.cli import main
 
@@ -61,39 +60,42 @@ def test_train_with_a_bad_config_file_is_a_one_line_error(
     assert not (tmp_path / "run" / "checkpoint.pt").exists()
 
 
-def test_data_check_counts_and_lists_hostile_rows_or_fails_on_them(tiny_pairs, tmp_path, capsys):
+def test_data_check_counts_and_lists_hostile_rows_or_fails_on_them(
+    tiny_pairs, tmp_path, capsys, hostile_images
+):
     folder = tmp_path / "pairs"
     shutil.copytree(tiny_pairs.parent, folder)
     data = folder / "pairs.csv"
     rows = []
-    for kind, (make, _) in HOSTILE.items():
+    for kind, (make, _) in hostile_images.items():
         name = f"{kind.replace(' ', '_')}.png"
         make(folder / name)
         rows.append(f"{name},{kind},train")
     with open(data, "ab") as f:
         f.write(("\n".join(rows) + "\n").encode() + b"img00.png,caf\xe9 au lait,train\n")
     n_lines = len(data.read_bytes().splitlines())
-    bad_lines = range(n_lines - len(HOSTILE), n_lines + 1)  # the image rows, then the caption row
+    bad_lines = range(n_lines - len(hostile_images), n_lines + 1)  # the image rows, then the caption row
 
     assert main(["data", "check", str(data), "--verify-images"]) == 0
     out = capsys.readouterr().out
-    assert f"bad rows: {len(HOSTILE) + 1}" in out
+    assert f"bad rows: {len(hostile_images) + 1}" in out
     listed = [row.strip() for row in out.splitlines() if re.match(rf"\s+{re.escape(str(data))}:\d", row)]
-    messages = [message for _, message in HOSTILE.values()] + ["not valid UTF-8"]
+    messages = [message for _, message in hostile_images.values()] + ["not valid UTF-8"]
     assert len(listed) == len(messages)
     for row, line, message in zip(listed, bad_lines, messages, strict=True):
         assert row.startswith(f"{data}:{line}: ") and message in row, row
     assert "train: 16 images" in out  # the good rows are all kept
 
     assert main(["data", "check", str(data), "--verify-images", "--on-bad-row", "error"]) == 2
-    one_line_error(capsys, "data", f"{len(HOSTILE) + 1} bad row(s)")
+    one_line_error(capsys, "data", f"{len(hostile_images) + 1} bad row(s)")
 
 
-def test_training_on_an_unverified_corrupt_image_names_the_file(tiny_pairs, tmp_path, capsys):
+@pytest.mark.slow
+def test_training_on_an_unverified_corrupt_image_names_the_file(tiny_pairs, tmp_path, capsys, hostile_images):
     folder = tmp_path / "pairs"
     shutil.copytree(tiny_pairs.parent, folder)
     broken = folder / "img05.png"
-    HOSTILE["corrupt"][0](broken)
+    hostile_images["corrupt"][0](broken)
     argv = ["train", "--config", "tiny", "--data", str(folder / "pairs.csv"), "--out", str(tmp_path / "run")]
     assert main([*argv, "--set", "train.max_steps=4"]) == 2
     one_line_error(capsys, "train", "cannot be read", str(broken))

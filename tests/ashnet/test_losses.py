@@ -8,14 +8,10 @@ import torch
 import torch.nn.functional as F
 
 from ashnet.config import (
-    AbstractConfig,
-    ConcreteConfig,
     ITCObjective,
     LossConfig,
-    ModelConfig,
     SpatioTemporalObjective,
     STUAObjective,
-    TextConfig,
 )
 from ashnet.losses import compute_losses, info_nce, itc_loss, spatiotemporal_loss, stua_loss
 from ashnet.models import build_model
@@ -144,15 +140,9 @@ def test_objective_configs_validate(make, needle):
 
 
 @pytest.fixture(scope="module")
-def model():
+def model(tiny_model_config):
     torch.manual_seed(0)
-    cfg = ModelConfig(
-        concrete=ConcreteConfig(backbone="tiny_cnn"),
-        abstract=AbstractConfig(dim=16, heads=2, depth=1, time_steps=4, encoding="poisson"),
-        text=TextConfig(freeze=True, max_length=12),
-        embed_dim=8,
-    )
-    return build_model(cfg)
+    return build_model(tiny_model_config(encoding="poisson"))
 
 
 @pytest.fixture(scope="module")
@@ -228,11 +218,8 @@ def test_captions_alone_give_only_stua(model, batch):
     assert losses["itc"].item() == 0.0 and losses["st"].item() == 0.0 and losses["stua"].item() > 0
 
 
-def test_ann_only_model_gets_itc_only(batch):
-    cfg = ModelConfig(
-        concrete=ConcreteConfig(backbone="tiny_cnn"), abstract=AbstractConfig(enabled=False), embed_dim=8
-    )
-    net = build_model(cfg)
+def test_ann_only_model_gets_itc_only(batch, tiny_model_config):
+    net = build_model(tiny_model_config(enabled=False))
     images, _ = batch
     losses = compute_losses(
         net, net.encode_concrete(images), net.encode_text_features(CAPTIONS), LossConfig()
@@ -241,6 +228,7 @@ def test_ann_only_model_gets_itc_only(batch):
     torch.testing.assert_close(losses["total"], losses["itc"])
 
 
+@pytest.mark.slow
 def test_stua_trains_the_abstract_encoder_from_text_alone(model, batch):
     torch.manual_seed(0)
     net = copy.deepcopy(model).train()

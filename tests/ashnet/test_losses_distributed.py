@@ -3,6 +3,7 @@
 import math
 import os
 
+import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
@@ -47,6 +48,7 @@ def _worker(rank: int, init_file: str, out_dir: str) -> None:
     torch.save(result, f"{out_dir}/{rank}.pt")
 
 
+@pytest.mark.slow
 def test_gathered_loss_equals_the_global_batch_loss(tmp_path):
     # spawn, not fork: forking a process whose torch thread pools are already running can deadlock.
     mp.start_processes(

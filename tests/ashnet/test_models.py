@@ -1,7 +1,6 @@
 """Tests of ashnet.models: configs, spiking encoder options, fusion, ASHNet with a tiny CNN and text model."""
 
 import math
-import shutil
 
 import pytest
 import torch
@@ -19,35 +18,6 @@ from ashnet.models import (
 )
 from ashnet.models.abstract import masked_token_mean
 from ashnet.models.fusion import Fusion
-from ashnet.models.text import default_text_model_path
-
-TOKENIZER_FILES = ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
-
-
-@pytest.fixture(scope="module")
-def tiny_text_dir(tmp_path_factory):
-    """A 1-layer, 32-wide BERT with MiniLM's tokenizer, saved like any local transformers model."""
-    from transformers import BertConfig, BertModel
-
-    out = tmp_path_factory.mktemp("tiny_bert")
-    for name in TOKENIZER_FILES:
-        shutil.copy(default_text_model_path() / name, out / name)
-    torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=30522, hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64
-    )
-    BertModel(config).save_pretrained(out)
-    return str(out)
-
-
-def tiny_config(text_dir, **abstract) -> ModelConfig:
-    abstract = {"dim": 16, "heads": 2, "depth": 1, "time_steps": 4, **abstract}
-    return ModelConfig(
-        concrete=ConcreteConfig(backbone="tiny_cnn"),
-        abstract=AbstractConfig(**abstract),
-        text=TextConfig(path=text_dir, max_length=12),
-        embed_dim=8,
-    )
 
 
 def images(b=3, size=32, seed=0):
@@ -201,10 +171,10 @@ def test_gate_fusion_formula_and_init():
     ],
     ids=["gate", "ratio", "mlp-membrane-poisson", "snn-off"],
 )
-def test_ashnet_shapes_for_each_variant(tiny_text_dir, variant):
+def test_ashnet_shapes_for_each_variant(tiny_model_config, variant):
     variant = dict(variant)
     fusion = variant.pop("fusion", "gate")
-    cfg = tiny_config(tiny_text_dir, enabled=variant.pop("snn", True), **variant)
+    cfg = tiny_model_config(enabled=variant.pop("snn", True), **variant)
     cfg.fusion = FusionConfig(mode=fusion)
     model = build_model(cfg)
     concrete = model.encode_concrete(images(3, 32))
@@ -228,18 +198,18 @@ def test_ashnet_shapes_for_each_variant(tiny_text_dir, variant):
     assert math.isclose(float(model.logit_scale.detach().exp()), 1 / 0.07, rel_tol=1e-5)
 
 
-def test_encode_image_is_embed_image_of_encode_concrete(tiny_text_dir):
-    model = build_model(tiny_config(tiny_text_dir)).eval()
+def test_encode_image_is_embed_image_of_encode_concrete(tiny_model_config):
+    model = build_model(tiny_model_config()).eval()
     x = images()
     torch.testing.assert_close(
         model.encode_image(x).embedding, model.embed_image(model.encode_concrete(x)).embedding
     )
 
 
-def test_frozen_parts_get_no_gradient_and_stay_in_eval_mode(tiny_text_dir):
-    cfg = tiny_config(tiny_text_dir)
+def test_frozen_parts_get_no_gradient_and_stay_in_eval_mode(tiny_model_config):
+    cfg = tiny_model_config()
     cfg.concrete = ConcreteConfig(backbone="tiny_cnn", freeze=True)
-    cfg.text = TextConfig(path=tiny_text_dir, freeze=True)
+    cfg.text = TextConfig(path=cfg.text.path, freeze=True)
     model = build_model(cfg).train()
     assert model.frozen_concrete and model.frozen_text
     assert not model.concrete.backbone.training and not model.text.model.training
@@ -253,8 +223,8 @@ def test_frozen_parts_get_no_gradient_and_stay_in_eval_mode(tiny_text_dir):
         assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in part.parameters())
 
 
-def test_unfrozen_backbone_is_trained(tiny_text_dir):
-    model = build_model(tiny_config(tiny_text_dir))
+def test_unfrozen_backbone_is_trained(tiny_model_config):
+    model = build_model(tiny_model_config())
     assert not model.frozen_concrete
     model.encode_image(images()).embedding.sum().backward()
     assert model.concrete.backbone.layers[0].weight.grad.abs().sum() > 0
@@ -265,9 +235,9 @@ def test_build_model_rejects_a_plain_dict():
         build_model({"embed_dim": 8})
 
 
-def test_ann_twin_has_the_same_parameters_and_no_spikes(tiny_text_dir):
-    hybrid = build_model(tiny_config(tiny_text_dir, neuron="lif"))
-    twin = build_model(tiny_config(tiny_text_dir, neuron="gelu", time_steps=1))
+def test_ann_twin_has_the_same_parameters_and_no_spikes(tiny_model_config):
+    hybrid = build_model(tiny_model_config(neuron="lif"))
+    twin = build_model(tiny_model_config(neuron="gelu", time_steps=1))
     shapes = {k: v.shape for k, v in hybrid.state_dict().items()}
     assert {k: v.shape for k, v in twin.state_dict().items()} == shapes  # parameter-matched
     assert not any(isinstance(m, neuro.SpikingNeuron) for m in twin.modules())
@@ -279,8 +249,8 @@ def test_ann_twin_has_the_same_parameters_and_no_spikes(tiny_text_dir):
         AbstractConfig(neuron="gelu", time_steps=4)
 
 
-def test_stua_text_keeps_its_own_norm_statistics(tiny_text_dir):
-    model = build_model(tiny_config(tiny_text_dir, block="mlp")).train()
+def test_stua_text_keeps_its_own_norm_statistics(tiny_model_config):
+    model = build_model(tiny_model_config(block="mlp")).train()
     norms = [m for m in model.abstract.modules() if isinstance(m, torch.nn.BatchNorm1d)]
     assert norms
     model.embed_image(model.encode_concrete(images()))
@@ -292,11 +262,11 @@ def test_stua_text_keeps_its_own_norm_statistics(tiny_text_dir):
     assert any(not torch.equal(t["running_mean"], torch.zeros_like(t["running_mean"])) for t in text_stats)
     model.embed_image(model.encode_concrete(images()))
     assert not torch.equal(norms[0].running_mean, image_stats[0])  # images still update their own
-    assert set(model.state_dict()) == set(build_model(tiny_config(tiny_text_dir, block="mlp")).state_dict())
+    assert set(model.state_dict()) == set(build_model(tiny_model_config(block="mlp")).state_dict())
 
 
-def test_token_dropout_hides_tokens_in_training_only(tiny_text_dir):
-    model = build_model(tiny_config(tiny_text_dir, block="mlp", token_dropout=0.5))
+def test_token_dropout_hides_tokens_in_training_only(tiny_model_config):
+    model = build_model(tiny_model_config(block="mlp", token_dropout=0.5))
     concrete = model.encode_concrete(images())
     model.eval()
     torch.testing.assert_close(model.embed_image(concrete).embedding, model.embed_image(concrete).embedding)

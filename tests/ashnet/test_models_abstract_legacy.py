@@ -82,14 +82,14 @@ def test_rename_legacy_keys_only_touches_the_prefix_and_is_idempotent():
     assert rename_legacy_keys(dict(once), "abstract.") == once
 
 
-def test_a_whole_checkpoint_of_0_1_loads_into_today_s_model(tmp_path):
+def test_a_whole_checkpoint_of_0_1_loads_into_today_s_model(tmp_path, tiny_model_config):
     """load_run and load_init (``train --init``) read a checkpoint with 0.1 key names."""
     from ashnet.checkpoint import load_run, save_checkpoint
-    from ashnet.config import load_config
+    from ashnet.config import Config
     from ashnet.models import build_model
     from ashnet.training.image_text import load_init
 
-    config = load_config("tiny")
+    config = Config(model=tiny_model_config())
     torch.manual_seed(0)
     model = build_model(config.model)
     state = model.state_dict()

@@ -64,6 +64,7 @@ def test_unknown_lite_name_is_a_clear_error():
         pretrained_efficientnet_lite("efficientnet_lite7")
 
 
+@pytest.mark.slow
 def test_lite0_concrete_encoder_tokens_and_normalisation(lite0):
     enc = ConcreteEncoder(ConcreteConfig(freeze=True))
     x = chelsea(64)
@@ -77,6 +78,7 @@ def test_lite0_concrete_encoder_tokens_and_normalisation(lite0):
     assert not any(k.startswith("classifier") for k in enc.backbone.state_dict())
 
 
+@pytest.mark.slow
 def test_lite2_concrete_encoder_gives_a_4x4_map_at_128_pixels():
     enc = ConcreteEncoder(ConcreteConfig(backbone="efficientnet_lite2", freeze=True))
     out = enc(chelsea(128))

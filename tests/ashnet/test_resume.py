@@ -31,18 +31,11 @@ def assert_same_run(a, b):
     assert read_metrics(a) == read_metrics(b)
 
 
-@pytest.fixture
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 class Crash(Exception):
     pass
 
 
+@pytest.mark.slow
 def test_resume_after_a_crash_continues_exactly(tiny_pairs, tmp_path, monkeypatch, one_thread):
     # 16 train images, batch 4: 4 steps per epoch; the crash at step 3 resumes mid-epoch and crosses an epoch.
     cfg = load_config("tiny", ["train.max_steps=7", "train.checkpoint_every=3", "train.eval_every=3"])

@@ -46,6 +46,7 @@ def test_read_metrics_from_the_run_or_the_file(tmp_path):
         read_metrics(tmp_path / "elsewhere")
 
 
+@pytest.mark.slow  # a fresh interpreter imports torch and every training module
 def test_layers_import_downwards_only():
     """neuro imports no ashnet; no training module imports the demo, reports or plots (no cycle back)."""
     code = "\n".join(

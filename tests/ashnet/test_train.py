@@ -65,6 +65,7 @@ def test_optimizer_skips_frozen_and_exempts_vectors_from_decay():
         build_optimizer(model, 1e-3, 0.1)
 
 
+@pytest.mark.slow
 def test_tiny_run_writes_config_checkpoint_metrics_and_tensorboard(tiny_pairs, tmp_path):
     cfg = load_config("tiny", ["train.max_steps=4", "train.checkpoint_every=2", "train.eval_every=2"])
     result = train(cfg, tiny_pairs, tmp_path / "run", progress=False)
@@ -82,6 +83,7 @@ def test_tiny_run_writes_config_checkpoint_metrics_and_tensorboard(tiny_pairs, t
         train(cfg, tiny_pairs, run, progress=False)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("overrides", "active"),
     [
@@ -108,6 +110,7 @@ def test_each_objective_switches_on_and_off(tiny_pairs, tmp_path, overrides, act
     assert first["total"] == pytest.approx(sum(weights[n] * first[n] for n in active), rel=1e-5)
 
 
+@pytest.mark.slow
 def test_cached_features_equal_live_encoder_outputs(tiny_pairs, tmp_path):
     cfg = load_config("tiny", ["model.concrete.freeze=true"])
     model = build_model(cfg.model).eval()
@@ -131,6 +134,7 @@ def test_cached_features_equal_live_encoder_outputs(tiny_pairs, tmp_path):
     torch.testing.assert_close(again.text.pooled, cache.text.pooled)
 
 
+@pytest.mark.slow
 def test_stua_pretraining_initialises_training(tiny_pairs, tmp_path):
     cfg = load_config("tiny")
     result = pretrain_stua(cfg, tiny_pairs, tmp_path / "stua", progress=False)

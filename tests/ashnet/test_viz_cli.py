@@ -4,7 +4,6 @@ import json
 
 import pytest
 import torch
-from test_export_cli import tiny_run
 
 from ashnet.cli import main
 from ashnet.viz import image_to_text_grid, text_to_image_grid, training_curves
@@ -12,25 +11,21 @@ from ashnet.viz import image_to_text_grid, text_to_image_grid, training_curves
 FIGURES = ["spike_raster", "firing_rates", "membrane", "retrieval_image_to_text", "retrieval_text_to_image"]
 
 
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory, tiny_pairs):
-    return tiny_run(tmp_path_factory, tiny_pairs)
-
-
-def test_cli_writes_every_figure(run_dir, tiny_pairs, tmp_path, capsys):
+@pytest.mark.slow
+def test_cli_writes_every_figure(tiny_mlp_run, tiny_pairs, tmp_path, capsys):
     out = tmp_path / "figures"
-    argv = ["viz", "--checkpoint", str(run_dir), "--data", str(tiny_pairs), "--out", str(out)]
+    argv = ["viz", "--checkpoint", str(tiny_mlp_run), "--data", str(tiny_pairs), "--out", str(out)]
     assert main(argv + ["--format", "svg", "--k", "2", "--queries", "2"]) == 0
     for name in FIGURES + ["training_curves"]:
         assert (out / f"{name}.svg").read_text().lstrip().startswith("<?xml"), name
     assert f"wrote {out / 'membrane.svg'}" in capsys.readouterr().out
 
 
-def test_bad_counts_are_one_line_errors(run_dir, tiny_pairs, tmp_path, capsys):
+def test_bad_counts_are_one_line_errors(tiny_mlp_run, tiny_pairs, tmp_path, capsys):
     argv = [
         "viz",
         "--checkpoint",
-        str(run_dir),
+        str(tiny_mlp_run),
         "--data",
         str(tiny_pairs),
         "--out",

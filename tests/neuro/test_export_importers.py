@@ -14,7 +14,6 @@ import io
 
 import pytest
 import torch
-from test_export_nir import build_net, reference_spikes
 
 from neuro.export import from_nir, to_nir
 
@@ -90,7 +89,7 @@ def _run_stateful(module, x_seq):
 
 
 @pytest.mark.parametrize("importer, kind, batch", list(_cases()))
-def test_imported_graph_reproduces_our_spikes(importer, kind, batch):
+def test_imported_graph_reproduces_our_spikes(importer, kind, batch, build_net, reference_spikes):
     load, dt = IMPORTERS[importer]
     net, x = build_net(kind, batch=batch)
     expected = reference_spikes(net, x)
@@ -126,7 +125,9 @@ def _default_cases():
 
 
 @pytest.mark.parametrize("importer, kind", list(_default_cases()))
-def test_export_with_defaults_then_import_with_each_peers_defaults(importer, kind):
+def test_export_with_defaults_then_import_with_each_peers_defaults(
+    importer, kind, build_net, reference_spikes
+):
     net, x = build_net(kind)
     expected = reference_spikes(net, x)
     graph = to_nir(net, x)

@@ -1,7 +1,6 @@
 """NIR export and import: round trips give bit-equal spikes; what NIR cannot hold is refused clearly."""
 
 import warnings
-from dataclasses import replace
 
 import nir
 import numpy as np
@@ -15,91 +14,12 @@ from neuro.export import DEFAULT_DT, from_nir, graph_dt, read_nir, to_nir
 TD = neuro.TimeDistributed
 
 
-def _scaled(net: nn.Module, gain: float) -> nn.Module:
-    """Scale the weights of ``net`` so that its neurons fire often enough to compare spikes."""
-    with torch.no_grad():
-        for m in net.modules():
-            if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d)):
-                m.weight.mul_(gain)
-    return net
-
-
-def cuba_lif(tau, tau_syn, r=1.0, w_in=1.0):
-    neuron = neuro.CubaLIF(tau=tau, tau_syn=tau_syn)
-    neuron.params = replace(neuron.params, r=r, w_in=w_in)
-    return neuron
-
-
-# Weight gains that make each test network fire at a useful rate (checked in reference_spikes).
-GAIN = {
-    "lif": 6.0,
-    "lif_v_reset": 6.0,
-    "cuba_lif": 8.0,
-    "conv_avg_lif": 10.0,
-    "conv_sum_if": 4.0,
-    "conv1d_if": 5.0,
-    "residual_lif": 5.0,
-}
-
-
-def residual(width: int) -> nn.Module:
-    """``LIF(U + block(U))`` with :class:`neuro.Residual`: its NIR graph sums two edges."""
-    block = nn.Sequential(
-        neuro.LIF(tau=2.0), TD(nn.Linear(width, width)), neuro.LIF(tau=2.0), TD(nn.Linear(width, width))
-    )
-    return nn.Sequential(neuro.Residual(block), neuro.LIF(tau=2.0))
-
-
-def build_net(kind: str, batch: int = 3, seed: int = 0):
-    """A small multi-step network of one kind and a real input for it: ``(net, x)``."""
-    torch.manual_seed(seed)
-    g = torch.Generator().manual_seed(seed + 100)
-    if kind == "residual_lif":
-        return _scaled(residual(8), GAIN[kind]), 2 * torch.rand(16, batch, 8, generator=g)
-    if kind == "conv1d_if":
-        net = nn.Sequential(
-            TD(nn.Conv1d(2, 3, 3)), neuro.IF(), TD(nn.Flatten(), nn.Linear(18, 4)), neuro.IF()
-        )
-        return _scaled(net, GAIN[kind]), torch.rand(12, batch, 2, 8, generator=g)
-    if kind.startswith("conv"):
-        pool = nn.AvgPool2d(2) if kind == "conv_avg_lif" else nn.LPPool2d(1, 2)
-        neuron = neuro.LIF(tau=2.0) if kind == "conv_avg_lif" else neuro.IF()
-        net = nn.Sequential(
-            TD(nn.Conv2d(2, 4, 3, padding=1), pool),
-            neuron,
-            TD(nn.Flatten(), nn.Linear(64, 5)),
-            neuro.LIF(tau=2.0),
-        )
-        return _scaled(net, GAIN.get(kind, 3.0)), torch.rand(10, batch, 2, 8, 8, generator=g)
-    hidden = {
-        "lif": neuro.LIF(tau=2.0),
-        "lif_no_decay_input": neuro.LIF(tau=3.0, decay_input=False),
-        "lif_v_reset": neuro.LIF(tau=2.0, v_reset=-0.2),
-        "if": neuro.IF(v_threshold=0.7),
-        "cuba_lif": cuba_lif(tau=3.0, tau_syn=2.0),
-        "cuba_lif_scaled": cuba_lif(tau=3.0, tau_syn=2.0, r=3.0, w_in=2.0),
-    }[kind]
-    out = neuro.LIF(tau=2.0, decay_input=not kind.startswith("lif_no"))
-    net = nn.Sequential(TD(nn.Linear(8, 16)), hidden, TD(nn.Linear(16, 4, bias=False)), out)
-    return _scaled(net, GAIN.get(kind, 4.0)), torch.rand(20, batch, 8, generator=g)
-
-
-def reference_spikes(net, x):
-    """Output spikes of ``net`` on ``x`` from a fresh state, checked to be informative."""
-    neuro.reset(net)
-    with torch.no_grad():
-        spikes = net(x)
-    neuro.reset(net)
-    assert 0 < spikes.mean() < 1, "the test network should fire sometimes, not always"
-    return spikes
-
-
 ROUND_TRIP_KINDS = ["lif", "lif_no_decay_input", "lif_v_reset", "if", "cuba_lif", "cuba_lif_scaled"]
 ROUND_TRIP_KINDS += ["conv_avg_lif", "conv_sum_if", "conv1d_if", "residual_lif"]
 
 
 @pytest.mark.parametrize("kind", ROUND_TRIP_KINDS)
-def test_round_trip_through_a_nir_file_gives_bit_equal_spikes(kind, tmp_path):
+def test_round_trip_through_a_nir_file_gives_bit_equal_spikes(kind, tmp_path, build_net, reference_spikes):
     net, x = build_net(kind)
     expected = reference_spikes(net, x)
     path = tmp_path / "net.nir"
@@ -110,7 +30,7 @@ def test_round_trip_through_a_nir_file_gives_bit_equal_spikes(kind, tmp_path):
 
 
 @pytest.mark.parametrize("kind", ["lif", "cuba_lif_scaled", "conv_sum_if"])
-def test_from_nir_reads_the_dt_the_graph_was_written_with(kind, tmp_path):
+def test_from_nir_reads_the_dt_the_graph_was_written_with(kind, tmp_path, build_net, reference_spikes):
     net, x = build_net(kind)
     expected = reference_spikes(net, x)
     assert graph_dt(to_nir(net, x)) == DEFAULT_DT == 1e-4
@@ -121,7 +41,7 @@ def test_from_nir_reads_the_dt_the_graph_was_written_with(kind, tmp_path):
         assert torch.equal(from_nir(path)(x), expected)  # no dt given: the recorded one
 
 
-def test_an_explicit_dt_wins_over_the_recorded_one_with_a_warning():
+def test_an_explicit_dt_wins_over_the_recorded_one_with_a_warning(build_net, reference_spikes):
     net, x = build_net("lif")
     expected = reference_spikes(net, x)
     graph = to_nir(net, x, dt=5e-4)
@@ -134,7 +54,7 @@ def test_an_explicit_dt_wins_over_the_recorded_one_with_a_warning():
         from_nir(graph, dt=5e-4)  # the same dt: no warning
 
 
-def test_a_graph_without_a_recorded_dt_uses_the_default():
+def test_a_graph_without_a_recorded_dt_uses_the_default(build_net, reference_spikes):
     net, x = build_net("lif")
     expected = reference_spikes(net, x)
     graph = to_nir(net, x)
@@ -145,7 +65,7 @@ def test_a_graph_without_a_recorded_dt_uses_the_default():
 
 
 @pytest.mark.parametrize("bad", [0.0, -1e-4, float("nan"), float("inf"), "1e-4", True, [1e-4, 2e-4]])
-def test_a_recorded_dt_that_is_not_a_positive_number_is_a_one_line_error(bad, tmp_path):
+def test_a_recorded_dt_that_is_not_a_positive_number_is_a_one_line_error(bad, tmp_path, build_net):
     net, x = build_net("lif")
     graph = to_nir(net, x)
     graph.metadata["dt"] = bad
@@ -156,7 +76,7 @@ def test_a_recorded_dt_that_is_not_a_positive_number_is_a_one_line_error(bad, tm
         from_nir(graph, dt=1e-4)  # an explicit dt still loads it
 
 
-def test_nan_dt_read_back_from_a_file_is_refused(tmp_path):
+def test_nan_dt_read_back_from_a_file_is_refused(tmp_path, build_net):
     net, x = build_net("lif")
     graph = to_nir(net, x)
     graph.metadata["dt"] = float("nan")
@@ -216,7 +136,7 @@ def test_single_step_network_and_a_bare_neuron_export():
     assert {type(n).__name__ for n in bare.nodes.values()} == {"Input", "IF", "Output"}
 
 
-def test_export_leaves_the_network_state_and_monitors_alone():
+def test_export_leaves_the_network_state_and_monitors_alone(build_net):
     net, x = build_net("lif")
     with neuro.Monitor(net) as monitor:
         net(x)
@@ -257,7 +177,7 @@ def test_layers_nir_cannot_express_are_refused(layers, message):
         to_nir(nn.Sequential(TD(nn.BatchNorm1d(3)), neuro.LIF()), torch.rand(4, 1, 3))
 
 
-def test_batch_norms_are_folded_into_the_layer_before_them():
+def test_batch_norms_are_folded_into_the_layer_before_them(reference_spikes):
     torch.manual_seed(0)
     block = neuro.SpikingConv2d(2, 3, neuron=neuro.LIF(tau=2.0))  # Conv2d (no bias) + BatchNorm2d + LIF
     norm = block[0].layer[1]
