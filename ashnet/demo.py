@@ -62,7 +62,7 @@ def _evaluate_run(run: Path, table, batch_size: int) -> dict:
 
 def _run_stage(fit, cfg: Config, pairs: Path, run: Path, cache: Path, resume: bool) -> dict:
     """``fit`` (train or pretrain_stua) into ``run``: afresh, or continuing a run already there."""
-    resume = resume and (run / "config.yaml").is_file()
+    resume = resume and RunDir(run).config.is_file()
     if not resume:
         shutil.rmtree(run, ignore_errors=True)
     return fit(cfg, pairs, run, resume=resume, cache_dir=cache)

@@ -12,6 +12,7 @@ COMMANDS = [
     "config",
     "train",
     "pretrain_stua",
+    "finetune",
     "eval",
     "compare",
     "lm",

@@ -7,7 +7,7 @@ import json
 import time
 from pathlib import Path
 
-from ashnet.data import SPLITS, build_openmoji, build_scenes, load_manifest, load_pairs
+from ashnet.data import SPLITS, build_easy_vqa, build_openmoji, build_scenes, load_manifest, load_pairs
 from ashnet.data.formats import EXPECTED_COLUMNS, ON_BAD_ROW
 
 from .arguments import add_keys, chosen_keys
@@ -29,34 +29,39 @@ examples:
   ashnet data build scenes --out data/scenes                    # 3000 scenes of 128 px, scenes.json
   ashnet data build scenes --out data/scenes --openmoji data/openmoji --n-scenes 6000 --seed 1
   ashnet data build scenes --out /tmp/s --n-scenes 200 --limit 400   # a quick small set
+  ashnet data build easy-vqa --out data/easy-vqa                 # easy_vqa.json from PyPI easy-vqa
 
 scenes: canvases of 1-6 OpenMoji emoji at known boxes; OUT/scenes.json (COCO style) holds the
 images with their split, captions, boxes with phrases, and examples for the tasks itm, vqa, ve,
 nlvr2, grounding and count. Test scenes hold only test emoji (the OpenMoji split). It is also a
 pairs file: `ashnet train --data OUT/scenes.json` trains retrieval on the captions.
+easy-vqa: the 4,000 + 1,000 shape images and their questions (13 answers) as OUT/easy_vqa.json,
+with every tenth train image held out as val; read it with --task vqa like the scenes.
 """
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "data",
-        help="build the built-in OpenMoji or scenes data, or check a pairs file",
-        description="Build the built-in OpenMoji or scenes data, or check an image-caption file.",
+        help="build the built-in OpenMoji, scenes or easy-VQA data, or check a pairs file",
+        description="Build the built-in OpenMoji, scenes or easy-VQA data, or check an image-caption file.",
     )
     actions = parser.add_subparsers(dest="data_command", metavar="ACTION", required=True)
 
     build = actions.add_parser(
         "build",
         help="build a built-in dataset",
-        description="Render a built-in dataset to OUT/images/*.png and OUT/pairs.csv (openmoji) "
-        "or OUT/scenes.json (scenes); cached: rerunning with the same arguments does nothing.",
+        description="Render a built-in dataset to OUT/images/*.png and OUT/pairs.csv (openmoji), "
+        "OUT/scenes.json (scenes) or OUT/easy_vqa.json (easy-vqa); cached: rerunning with the same "
+        "arguments does nothing.",
         epilog=BUILD_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     build.add_argument(
         "name",
-        choices=["openmoji", "scenes", "twemoji"],
-        help="openmoji (training data), scenes, or twemoji (a cross-style evaluation set, npm package)",
+        choices=["openmoji", "scenes", "twemoji", "easy-vqa"],
+        help="openmoji (training data), scenes, twemoji (a cross-style evaluation set, npm package) "
+        "or easy-vqa",
     )
     build.add_argument("--out", required=True, help="output directory")
     build.add_argument(
@@ -119,6 +124,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run_build(args: argparse.Namespace) -> int:
     if args.name == "scenes":
         return _build_scenes(args)
+    if args.name == "easy-vqa":
+        if args.size is not None or args.limit is not None:
+            raise ValueError("--size and --limit do not apply to easy-vqa (its images are 64 px)")
+        path = build_easy_vqa(args.out)
+        manifest = load_manifest(args.out)
+        splits = ", ".join(f"{name} {count}" for name, count in manifest["splits"].items())
+        print(f"{path}: {manifest['n_images']} images ({splits}), {manifest['tasks']['vqa']} questions")
+        return 0
     if args.n_scenes != 3000 or args.seed != 0 or args.openmoji is not None:
         raise ValueError("--n-scenes, --seed and --openmoji apply to 'scenes' only")
     args.size = 64 if args.size is None else args.size

@@ -1,4 +1,4 @@
-"""``ashnet demo``: ASH-Net and its controls (baseline, twin, ensemble) on OpenMoji over seeds, compared."""
+"""``ashnet demo``: ASH-Net and its controls on OpenMoji over seeds, or on every vision-language task."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ examples:
   ashnet demo --seeds 5 --cross twemoji=data/twemoji/pairs.csv   # also on another art style
   ashnet demo --quick                      # tiny models and a few steps, to check the install
   ashnet demo --resume                     # continue a demo that was stopped or killed
+  ashnet demo --tasks --quick              # every task on small scenes with tiny models, minutes
+  ashnet demo --tasks --seeds 3            # the task suite: ASH-Net vs ANN-only, dual vs fused
 
 Steps: build OpenMoji at the config's image size (cached); for each seed train ASH-Net (after STUA
 pre-training when stua.steps > 0), the ANN-only baseline, the parameter-matched ANN twin and a
@@ -22,6 +24,11 @@ split (and each --cross set), then print the tables and write OUT/report.md, OUT
 OUT/comparison.png. `ashnet compare OUT/seed*/*` re-reads the runs.
 Every run checkpoints at the end of each epoch and every 10 minutes (train.checkpoint_every_epochs,
 train.checkpoint_minutes), so `--resume` after a crash or kill redoes at most one epoch.
+
+--tasks: build the scenes (and easy-VQA), pre-train ASH-Net and the ANN-only baseline on the
+scenes' captions, fine-tune every task (itm, vqa, ve, nlvr2, grounding, count; vqa on easy-VQA)
+from each with the dual encoder and with fusion in the backbone, plus a question-only baseline,
+and print test (val) scores with chance; OUT/results.jsonl keeps every run, so rerunning resumes.
 """
 
 
@@ -61,12 +68,32 @@ def add_parser(subparsers) -> None:
         action="store_true",
         help="continue the demo in OUT: keep finished runs, resume the interrupted one from its checkpoint",
     )
+    parser.add_argument("--tasks", action="store_true", help="the vision-language task suite instead")
     parser.set_defaults(run=run)
+
+
+def run_tasks(args) -> int:
+    from ..task_suite import QUICK_PRETRAIN, QUICK_TASKS, run_task_suite
+
+    if args.seeds < 1:
+        raise ValueError(f"--seeds must be >= 1, got {args.seeds}")
+    if args.quick:
+        options = {"config": "tiny", "n_scenes": 200, "emoji_limit": 600, "easy_vqa": False}
+        options.update(pretrain_overrides=(*QUICK_PRETRAIN, *args.set), task_overrides=QUICK_TASKS)
+    else:
+        options = {"config": args.config, "pretrain_overrides": tuple(args.set)}
+    result = run_task_suite(args.out, seeds=tuple(range(args.seeds)), **options)
+    print(result["table"])
+    print(f"\ntask suite took {result['total_s']:.0f} s; report: {args.out / 'report.md'}")
+    return 0
 
 
 def run(args) -> int:
     from ..demo import run_demo
     from .compare import eval_sets
+
+    if args.tasks:
+        return run_tasks(args)
 
     config, limit = ("tiny", 300) if args.quick else (args.config, None)
     cross = eval_sets(args.cross) if args.cross else None

@@ -1,10 +1,11 @@
-"""``ashnet eval``: retrieval recall, firing rate and zero-shot accuracy of a trained run, per language."""
+"""``ashnet eval``: retrieval, firing rate and zero-shot accuracy of a run (per language), or a task score."""
 
 from __future__ import annotations
 
 import argparse
 import json
 
+from ..data.tasks import TASKS
 from .arguments import add_checkpoint, add_keys, add_split, chosen_keys
 
 EPILOG = """\
@@ -20,6 +21,8 @@ examples:
   ashnet eval --task vqa --checkpoint runs/metavl --data easy-vqa --shots 4
   ashnet eval --task vqa --checkpoint runs/metavl --data data/scenes/scenes.json --shots 0 1 4 8 --limit 100
   ashnet eval --task language --checkpoint runs/metavl --shots 4
+  ashnet eval --task vqa --checkpoint runs/vqa --data data/scenes/scenes.json --split test --json
+  ashnet eval --task grounding --checkpoint runs/fine --data scenes.json --split val
 
 --json prints one object: {"i2t": {"r1", "r5", "r10"}, "t2i": {...}, "n_images", "n_texts",
 "firing_rate"}; recalls and the firing rate (mean over spiking layers, spikes per neuron per step)
@@ -51,6 +54,14 @@ one set per seed (--seeds) shared by every question; the mean and sd over seeds 
 --task language measures what an `ashnet lm` run kept of the language model: perplexity on held-out
 English prose (Python's reference topics, every fifth) and --shots-shot exact match on the held-out
 text tasks (colour, last word, is a face; test emoji names). --data is not used.
+
+--zero-shot adds "zero_shot": accuracy of classifying each image among the prompts
+TEMPLATE.format(first caption) built from every image's first caption.
+
+--task scores a run of `ashnet finetune` on that task's examples of the split; with --json the last
+line is {"task", "metric" (its name), "value" and "chance" (percent), "n", "skipped", ...} with
+"auc" for itm, "per_type" for vqa and "unknown_answers" (answers outside the training vocabulary,
+counted wrong). chance: always the most frequent training answer (grounding: the mean box).
 """
 
 
@@ -90,8 +101,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument(
         "--task",
         default="retrieval",
-        choices=["retrieval", "vqa", "language"],
-        help="what to evaluate (default: retrieval)",
+        choices=["retrieval", *TASKS, "language"],
+        help="what to evaluate (default: retrieval): a task fine-tuned with `ashnet finetune` "
+        "(vqa also takes a language-model run), or language",
     )
     parser.add_argument(
         "--shots",
@@ -151,15 +163,66 @@ def run_language(args) -> int:
     return 0
 
 
+def _is_finetune_run(checkpoint) -> bool:
+    """Whether ``checkpoint`` is a run of ``ashnet finetune`` (its config has a ``task`` section)."""
+    import yaml
+
+    from ..run import RunDir
+
+    config = RunDir.of(checkpoint).config
+    data = yaml.safe_load(config.read_text()) if config.is_file() else None
+    return isinstance(data, dict) and isinstance(data.get("task"), dict)
+
+
+def run_task(args) -> int:
+    from ..data.tasks import load_task
+    from ..evaluate_tasks import evaluate_task
+    from ..training.finetune import load_task_run
+    from ..training.task_batches import TaskInputs
+
+    task_model, config = load_task_run(args.checkpoint, args.device)
+    if config.task.name != args.task:
+        raise ValueError(f"{args.checkpoint} was fine-tuned for {config.task.name}, not {args.task}")
+    data = load_task(args.data, args.task, args.split)
+    train = load_task(args.data, args.task, "train")
+    classes = list(config.task.classes)
+    inputs = TaskInputs(
+        task_model.model,
+        data,
+        classes,
+        config.data.image_size,
+        args.batch_size,
+        args.device,
+        progress=not args.json,
+    )
+    result = evaluate_task(task_model, inputs, train, classes, args.batch_size)
+    if args.json:
+        print(json.dumps(result.to_json()))
+        return 0
+    print(
+        f"{args.split} {args.task}: {result.metric} {result.value:.1f}% "
+        f"(chance {result.chance:.1f}%), {result.n} examples"
+    )
+    for name, value in result.extra.items():
+        if name == "per_type":
+            for kind, accuracy in value.items():
+                print(f"  {kind}: {accuracy:.1f}%")
+        else:
+            print(f"  {name}: {value:.1f}" if isinstance(value, float) else f"  {name}: {value}")
+    if result.skipped:
+        print(f"skipped {result.skipped} bad example(s), e.g. {data.bad_rows[0]}")
+    return 0
+
+
 def run(args) -> int:
-    if args.task == "vqa":
-        if args.data is None:
-            raise ValueError("--task vqa needs --data: easy-vqa or a scenes file")
-        return run_vqa(args)
     if args.task == "language":
         return run_language(args)
     if args.data is None:
-        raise ValueError("--data is required: the pairs file to evaluate on")
+        raise ValueError("--data is required: the pairs or task file to evaluate on")
+    if args.task == "vqa" and not _is_finetune_run(args.checkpoint):
+        return run_vqa(args)  # a language-model run (ashnet lm): k-shot answers
+    if args.task in TASKS:
+        return run_task(args)
     from ..checkpoint import load_run
     from ..data import load_pairs
     from ..evaluate import ZERO_SHOT_TEMPLATES, evaluate, zero_shot_labels

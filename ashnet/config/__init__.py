@@ -1,9 +1,10 @@
 """The run configuration: one tree of typed, validated sections, loaded from YAML, and the packaged configs.
 
-A run reads one :class:`Config`: ``seed`` and the sections ``data``, ``model``, ``loss``, ``train``
-and ``stua``. Every section is a dataclass derived from :class:`~ashnet.config.schema.Section`
-(in :mod:`ashnet.config.model`, :mod:`ashnet.config.loss` and :mod:`ashnet.config.training`), so
-it is checked the moment it is built, whether from YAML, ``--set`` overrides or Python:
+A run reads one :class:`Config`: ``seed`` and the sections ``data``, ``model``, ``loss``, ``train``,
+``stua`` and ``task`` (fine-tuning). Every section is a dataclass derived from
+:class:`~ashnet.config.schema.Section` (in :mod:`ashnet.config.model`, :mod:`ashnet.config.loss`
+and :mod:`ashnet.config.training`), so it is checked the moment it is built, whether from YAML,
+``--set`` overrides or Python:
 
 - every value against its annotated type (ints are accepted for floats; lists become tuples);
 - every value against the checks of its field (``at_least(1)``, ``positive``, ...);
@@ -44,6 +45,7 @@ from .loss import ITCObjective, LossConfig, SpatioTemporalObjective, STUAObjecti
 from .model import (
     AbstractConfig,
     ConcreteConfig,
+    FiberConfig,
     FusionConfig,
     ModelConfig,
     MoLEConfig,
@@ -51,7 +53,7 @@ from .model import (
     TextConfig,
 )
 from .schema import ConfigError, Section, at_least, setting
-from .training import DataConfig, StuaConfig, TrainConfig
+from .training import DataConfig, StuaConfig, TaskConfig, TrainConfig
 
 __all__ = [
     "Config",
@@ -64,12 +66,14 @@ __all__ = [
     "TextConfig",
     "MoVEConfig",
     "MoLEConfig",
+    "FiberConfig",
     "LossConfig",
     "ITCObjective",
     "SpatioTemporalObjective",
     "STUAObjective",
     "TrainConfig",
     "StuaConfig",
+    "TaskConfig",
     "load_config",
     "dump_config",
     "packaged_configs",
@@ -79,7 +83,7 @@ __all__ = [
 
 @dataclass
 class Config(Section):
-    """Everything a run needs: ``seed`` plus the data, model, loss, train and stua sections."""
+    """Everything a run needs: ``seed`` plus the data, model, loss, train, stua and task sections."""
 
     seed: int = setting(0, at_least(0))
     data: DataConfig = setting(DataConfig)
@@ -87,6 +91,7 @@ class Config(Section):
     loss: LossConfig = setting(LossConfig)
     train: TrainConfig = setting(TrainConfig)
     stua: StuaConfig = setting(StuaConfig)
+    task: TaskConfig = setting(TaskConfig)
 
 
 def dump_config(config: Config) -> str:

@@ -1,4 +1,4 @@
-"""The ``model`` sections: the concrete, abstract, fusion and text parts, and the MoVE / MoLE experts."""
+"""The ``model`` sections: concrete, abstract, fusion, text, fusion in the backbone, MoVE / MoLE experts."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ __all__ = [
     "TextConfig",
     "MoVEConfig",
     "MoLEConfig",
+    "FiberConfig",
     "ModelConfig",
     "BUILT_IN_BACKBONES",
 ]
@@ -192,11 +193,44 @@ class MoLEConfig(Section, path="model.mole"):
 
 
 @dataclass
+class FiberConfig(Section, path="model.fiber"):
+    """Fusion in the backbone (FIBER, see :class:`ashnet.models.fiber.FiberFusion`).
+
+    ``enabled``: build the fusion modules (the dual-encoder path for retrieval is the same either
+    way). ``layers``: K, the top text layers that get a gated cross-attention after their
+    self-attention; the image tokens get K gated blocks (cross-attention to the text, then an MLP).
+    ``keys``: what the text attends to: ``concrete`` (the backbone's image tokens), ``spikes`` (the
+    spiking encoder's output spikes, one token per position and time step) or ``both``.
+    ``image_side``: whether the image tokens attend to the text. ``dim``, ``heads``: width and heads
+    of each cross-attention. Every gate starts at zero, so before training the fused path gives
+    exactly the dual encoder's embeddings.
+    """
+
+    enabled: bool = False
+    layers: int = setting(2, at_least(1))
+    keys: Literal["concrete", "spikes", "both"] = "concrete"
+    image_side: bool = True
+    dim: int = setting(256, at_least(1))
+    heads: int = setting(4, at_least(1))
+
+    def validate(self):
+        if self.dim % self.heads:
+            raise self.error("dim", f"({self.dim}) must be divisible by model.fiber.heads ({self.heads})")
+
+
+@dataclass
 class ModelConfig(Section, path="model"):
-    """The whole ASH-Net: the four parts and the width ``embed_dim`` of the shared embedding space."""
+    """The whole ASH-Net: its parts and the width ``embed_dim`` of the shared embedding space."""
 
     concrete: ConcreteConfig = setting(ConcreteConfig)
     abstract: AbstractConfig = setting(AbstractConfig)
     fusion: FusionConfig = setting(FusionConfig)
     text: TextConfig = setting(TextConfig)
+    fiber: FiberConfig = setting(FiberConfig)
     embed_dim: int = setting(256, at_least(1))
+
+    def validate(self):
+        if self.fiber.enabled and self.fiber.keys != "concrete" and not self.abstract.enabled:
+            raise self.error(
+                "fiber.keys", f"{self.fiber.keys} needs the spiking branch (model.abstract.enabled: true)"
+            )

@@ -1,4 +1,4 @@
-"""The ``data``, ``train`` and ``stua`` sections: what a run reads, and how it optimises and records."""
+"""The ``data``, ``train``, ``stua`` and ``task`` sections: what a run reads, how it optimises and records."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Literal
 
 from .schema import Check, Section, at_least, non_empty, non_negative, positive, setting, unique
 
-__all__ = ["DataConfig", "TrainConfig", "StuaConfig"]
+__all__ = ["DataConfig", "TrainConfig", "StuaConfig", "TaskConfig"]
 
 _codes = Check("language codes such as en, sw", lambda v: all(code.strip() for code in v))
 
@@ -88,3 +88,23 @@ class StuaConfig(Section, path="stua"):
     lr: float = setting(1e-3, positive)
     batch_size: int = setting(128, at_least(1))
     warmup_steps: int = setting(0, at_least(0))
+
+
+@dataclass
+class TaskConfig(Section, path="task"):
+    """Fine-tuning on a vision-language task (``ashnet finetune``; see :mod:`ashnet.training.finetune`).
+
+    ``name``: the task. ``hidden``: width of the head. ``freeze_encoder``: keep the pretrained
+    ASH-Net (spiking encoder, projections, fusion) frozen and train only fusion in the backbone and
+    the head. ``blind``: the question-only baseline, whose head never sees the image.
+    ``itc_weight``: weight of image-text contrast beside ITM in the ``itm`` (coarse) stage; it
+    trains the dual encoder, so it needs ``freeze_encoder: false``. ``classes``: the answer
+    vocabulary of ``vqa`` and ``count``, filled in from the training split when empty.
+    """
+
+    name: Literal["itm", "vqa", "ve", "nlvr2", "grounding", "count"] = "vqa"
+    hidden: int = setting(256, at_least(1))
+    freeze_encoder: bool = True
+    blind: bool = False
+    itc_weight: float = setting(1.0, non_negative)
+    classes: tuple[str, ...] = setting((), unique)

@@ -1,8 +1,9 @@
-"""ASH-Net models: ANN and SNN image encoders, fusion, text encoder, factory, vision and language experts."""
+"""ASH-Net models: ANN and SNN image encoders, fusion, text encoder, FIBER, heads, factory, experts."""
 
 from ..config import (
     AbstractConfig,
     ConcreteConfig,
+    FiberConfig,
     FusionConfig,
     ModelConfig,
     MoLEConfig,
@@ -10,8 +11,9 @@ from ..config import (
     TextConfig,
 )
 from .abstract import AbstractEncoder, AbstractOutput
-from .ashnet import ASHNet, ImageEmbedding, analog_twin_of, build_model
+from .ashnet import ASHNet, FusedEmbedding, ImageEmbedding, analog_twin_of, build_model
 from .concrete import ConcreteEncoder, ConcreteOutput, pretrained_efficientnet_lite
+from .fiber import FiberFusion
 from .fusion import Fusion
 from .mole import MoLE, MoLEOutput
 from .move import MoVE, MoVEOutput
@@ -22,6 +24,11 @@ __all__ = [
     "build_model",
     "analog_twin_of",
     "ImageEmbedding",
+    "FusedEmbedding",
+    "FiberFusion",
+    "FusedEmbedding",
+    "FiberConfig",
+    "FiberFusion",
     "ModelConfig",
     "ConcreteConfig",
     "AbstractConfig",

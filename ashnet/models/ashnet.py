@@ -14,10 +14,11 @@ import neuro
 from ..config import ModelConfig
 from .abstract import AbstractEncoder, masked_token_mean
 from .concrete import ConcreteEncoder, ConcreteOutput
+from .fiber import FiberFusion
 from .fusion import Fusion
-from .text import TextFeatures, build_text_encoder
+from .text import TextFeatures, build_text_encoder, mean_pool
 
-__all__ = ["ImageEmbedding", "ASHNet", "build_model", "analog_twin_of"]
+__all__ = ["ImageEmbedding", "FusedEmbedding", "ASHNet", "build_model", "analog_twin_of"]
 
 
 def analog_twin_of(encoder: nn.Module) -> nn.Module:
@@ -51,6 +52,20 @@ class ImageEmbedding(NamedTuple):
     branches: tuple[torch.Tensor, torch.Tensor] | None = None
 
 
+class FusedEmbedding(NamedTuple):
+    """The output of fusion in the backbone for image-text pairs.
+
+    ``image``: the :class:`ImageEmbedding` of the text-attended image tokens; ``text``: the
+    L2-normalised text embedding ``[B, E]`` of the image-attended text; ``image_tokens``
+    ``[B, N, C]`` and ``text_tokens`` ``[B, L, H]``: the fused token states.
+    """
+
+    image: ImageEmbedding
+    text: torch.Tensor
+    image_tokens: torch.Tensor
+    text_tokens: torch.Tensor
+
+
 class ASHNet(nn.Module):
     """Artificial-Spiking Hierarchical Network: a hybrid image encoder aligned with a text encoder.
 
@@ -69,6 +84,10 @@ class ASHNet(nn.Module):
 
     ``logit_scale`` is the log of the inverse softmax temperature, initialised to ``log(1/0.07)``
     as in CLIP; the losses use ``min(exp(logit_scale), 100)``.
+
+    Fusion in the backbone (``fiber.enabled``): :meth:`embed_fused` runs the top text layers with
+    gated cross-attention to the image (see :class:`~ashnet.models.fiber.FiberFusion`); the dual
+    encoder path (:meth:`embed_image`, :meth:`embed_text`) stays as it is, for fast retrieval.
     """
 
     def __init__(self, cfg: ModelConfig):
@@ -89,6 +108,20 @@ class ASHNet(nn.Module):
             self.stua_adapter = nn.Linear(self.text.dim, self.concrete.dim)
         else:
             self.abstract = self.abstract_proj = self.fusion = self.stua_adapter = None
+        self.fiber = None
+        if cfg.fiber.enabled:
+            if not hasattr(self.text, "layers"):
+                raise ValueError(
+                    "fusion in the backbone (model.fiber) needs a transformers text model; "
+                    f"{type(self.text).__name__} gives no per-layer states"
+                )
+            n_text_layers = len(self.text.layers)
+            if cfg.fiber.layers > n_text_layers:
+                raise ValueError(
+                    f"model.fiber.layers ({cfg.fiber.layers}) exceeds the text model's {n_text_layers} layers"
+                )
+            d_spikes = cfg.abstract.dim if cfg.abstract.enabled else None
+            self.fiber = FiberFusion(cfg.fiber, self.text.dim, self.concrete.dim, d_spikes)
 
     @property
     def has_snn(self) -> bool:
@@ -134,12 +167,25 @@ class ASHNet(nn.Module):
         keep[:, 0] |= ~keep.any(dim=1)
         return keep
 
-    def embed_image(self, concrete: ConcreteOutput) -> ImageEmbedding:
-        """The fused, L2-normalised image embedding ``[B, E]`` and the spiking trace."""
+    def abstract_embedding(self, concrete: ConcreteOutput) -> tuple[torch.Tensor, ImageEmbedding] | None:
+        """The spiking branch on the backbone tokens: its projected readout ``[B, E]`` and its trace.
+
+        ``None`` without the spiking branch. Fusion in the backbone computes it once and hands it to
+        :meth:`embed_image` with the text-attended tokens.
+        """
+        if not self.has_snn:
+            return None
+        return self._abstract_embedding(concrete.tokens, self._token_keep(concrete.tokens))
+
+    def embed_image(self, concrete: ConcreteOutput, abstract=None) -> ImageEmbedding:
+        """The fused, L2-normalised image embedding ``[B, E]`` and the spiking trace.
+
+        ``abstract``: the :meth:`abstract_embedding` of the same images when already computed.
+        """
         c = self.concrete_proj(concrete.pooled)
         if not self.has_snn:
             return ImageEmbedding(F.normalize(c, dim=-1), None, None, None)
-        a, trace = self._abstract_embedding(concrete.tokens, self._token_keep(concrete.tokens))
+        a, trace = abstract if abstract is not None else self.abstract_embedding(concrete)
         return trace._replace(
             embedding=F.normalize(self.fusion(c, a), dim=-1),
             branches=(F.normalize(c, dim=-1), F.normalize(a, dim=-1)),
@@ -148,9 +194,13 @@ class ASHNet(nn.Module):
     def encode_image(self, images: torch.Tensor) -> ImageEmbedding:
         return self.embed_image(self.encode_concrete(images))
 
-    def encode_text_features(self, captions: list[str]) -> TextFeatures:
-        """Token features, mask and mean-pooled features of captions (ValueError on an empty caption)."""
-        return self.text(captions)
+    def encode_text_features(self, captions: list[str], layer: int | None = None) -> TextFeatures:
+        """Token features, mask and mean-pooled features of captions (ValueError on an empty caption).
+
+        ``layer``: the tokens after that many transformer layers instead of the last (the pooled
+        features stay the last layer's).
+        """
+        return self.text(captions) if layer is None else self.text(captions, layer)
 
     def embed_text(self, features: TextFeatures) -> torch.Tensor:
         """The L2-normalised text embedding ``[B, E]``."""
@@ -158,6 +208,38 @@ class ASHNet(nn.Module):
 
     def encode_text(self, captions: list[str]) -> torch.Tensor:
         return self.embed_text(self.encode_text_features(captions))
+
+    @property
+    def fused_text_layer(self) -> int:
+        """How many text layers run before the fused ones: the ``layer`` of :meth:`encode_text_features`
+        whose tokens :meth:`embed_fused` takes."""
+        if self.fiber is None:
+            raise ValueError("this model has no fusion in the backbone (model.fiber.enabled: false)")
+        return len(self.text.layers) - self.fiber.n_layers
+
+    def embed_fused(self, concrete: ConcreteOutput, text: TextFeatures) -> FusedEmbedding:
+        """Fusion in the backbone of image-text pairs (row ``i`` of ``concrete`` with row ``i`` of ``text``).
+
+        ``text.tokens`` must be the hidden states after :attr:`fused_text_layer` layers (from
+        ``encode_text_features(captions, model.fused_text_layer)``). The spiking branch runs once
+        on the backbone tokens; its spikes are keys and values when ``fiber.keys`` asks for them,
+        and its readout joins the fused image tokens' pooled projection as in :meth:`embed_image`.
+        """
+        layer = self.fused_text_layer
+        abstract = self.abstract_embedding(concrete)
+        spikes = abstract[1].spikes if abstract is not None else None
+        hidden, tokens = self.fiber(
+            self.text.model, self.text.layers[layer:], text.tokens, text.mask, concrete.tokens, spikes
+        )
+        image = self.embed_image(ConcreteOutput(tokens, tokens.mean(dim=1)), abstract)
+        text_embedding = F.normalize(self.text_proj(mean_pool(hidden, text.mask)), dim=-1)
+        return FusedEmbedding(image, text_embedding, tokens, hidden)
+
+    def encode_fused(self, images: torch.Tensor, captions: list[str]) -> FusedEmbedding:
+        """:meth:`embed_fused` of images ``[B, 3, H, W]`` and ``B`` captions."""
+        return self.embed_fused(
+            self.encode_concrete(images), self.encode_text_features(captions, self.fused_text_layer)
+        )
 
     def embed_stua(self, features: TextFeatures) -> ImageEmbedding:
         """The spiking encoder's embedding of text tokens (through the STUA adapter), L2-normalised.

@@ -17,6 +17,7 @@ __all__ = [
     "build_text_encoder",
     "default_text_model_path",
     "check_captions",
+    "mean_pool",
 ]
 
 # multilingual-e5 embeds inputs behind a "query: " or "passage: " prefix. Captions are embedded as
@@ -25,11 +26,22 @@ E5_AS_QUERY = True
 
 
 class TextFeatures(NamedTuple):
-    """Token features ``[B, L, H]``, mask ``[B, L]`` (bool, true on real tokens), masked mean ``[B, H]``."""
+    """Token features ``[B, L, H]``, mask ``[B, L]`` (bool, true on real tokens), masked mean ``[B, H]``.
+
+    ``tokens`` are the last layer's, or those after an earlier layer when asked for (the input of
+    the fused top layers, see :class:`ashnet.models.fiber.FiberFusion`); ``pooled`` is always the
+    mean of the last layer.
+    """
 
     tokens: torch.Tensor
     mask: torch.Tensor
     pooled: torch.Tensor
+
+
+def mean_pool(tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The mean of ``tokens [B, L, H]`` over the real tokens of ``mask [B, L]`` (sentence-transformers)."""
+    m = mask.to(tokens.dtype).unsqueeze(-1)
+    return (tokens * m).sum(1) / m.sum(1).clamp(min=1)
 
 
 def default_text_model_path() -> Path:
@@ -91,19 +103,34 @@ class TextEncoder(nn.Module):
             self.model.eval()
         return self
 
-    def forward(self, captions: list[str]) -> TextFeatures:
+    @property
+    def layers(self) -> nn.ModuleList:
+        """The transformer layers (BERT-style ``encoder.layer``) that fusion in the backbone runs."""
+        encoder = getattr(self.model, "encoder", None)
+        layers = getattr(encoder, "layer", None)
+        if not isinstance(layers, nn.ModuleList):
+            raise ValueError(
+                f"fusion in the backbone needs a BERT-style text model with encoder.layer; "
+                f"{type(self.model).__name__} has none"
+            )
+        return layers
+
+    def forward(self, captions: list[str], layer: int | None = None) -> TextFeatures:
+        """Features of ``captions``; with ``layer``, ``tokens`` are the states after that many layers."""
         check_captions(captions)
         device = next(self.model.parameters()).device
         batch = self.tokenizer(
             list(captions), padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
         ).to(device)
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.frozen):
-            tokens = self.model(
-                input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]
-            ).last_hidden_state
+            out = self.model(
+                input_ids=batch["input_ids"],
+                attention_mask=batch["attention_mask"],
+                output_hidden_states=layer is not None,
+            )
         mask = batch["attention_mask"].bool()
-        m = mask.to(tokens.dtype).unsqueeze(-1)
-        pooled = (tokens * m).sum(1) / m.sum(1).clamp(min=1)
+        pooled = mean_pool(out.last_hidden_state, mask)
+        tokens = out.last_hidden_state if layer is None else out.hidden_states[layer]
         return TextFeatures(tokens=tokens, mask=mask, pooled=pooled)
 
 

@@ -146,9 +146,11 @@ def cache_backbone_tokens(
 
 
 @torch.no_grad()
-def _encode_captions(model, captions: list[str], batch_size: int, progress: bool) -> TextFeatures:
+def _encode_captions(
+    model, captions: list[str], batch_size: int, progress: bool, layer: int | None = None
+) -> TextFeatures:
     parts = [
-        model.encode_text_features(captions[s : s + batch_size])
+        model.encode_text_features(captions[s : s + batch_size], layer)
         for s in tqdm(range(0, len(captions), batch_size), desc="cache text features", disable=not progress)
     ]
     length = max(p.tokens.shape[1] for p in parts)
@@ -174,9 +176,12 @@ def cache_features(
     device,
     cache_dir: str | Path | None = None,
     progress: bool = True,
+    text_layer: int | None = None,
 ) -> FeatureCache:
     """Encode the images of ``table`` with the frozen backbone and ``captions`` with the frozen text model.
 
+    ``text_layer``: keep the text tokens after that many layers instead of the last (the input of
+    fusion in the backbone; the pooled features stay the last layer's).
     Parts that are trained (not frozen) or not given (``None``) are left ``None``. With ``cache_dir``
     the results are stored there under a hash of the frozen weights, the image files and the
     captions, so another run on the same data (the demo's baseline, a resumed run) loads them
@@ -188,10 +193,10 @@ def cache_features(
     if table is not None and model.frozen_concrete:
         concrete = _image_features(model.concrete, table, image_size, batch_size, device, folder, progress)
     if captions is not None and model.frozen_text:
-        key = _fingerprint(model.text, captions, model.text.source)
+        key = _fingerprint(model.text, captions, model.text.source, text_layer)
         text = _cached(
             folder / f"captions-{key}.pt" if folder else None,
             TextFeatures,
-            lambda: _encode_captions(model, captions, batch_size, progress),
+            lambda: _encode_captions(model, captions, batch_size, progress, text_layer),
         )
     return FeatureCache(concrete, text)

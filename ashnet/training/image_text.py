@@ -52,9 +52,14 @@ class ContrastiveStep(nn.Module):
 def load_init(model: nn.Module, source: str | Path) -> int:
     """Copy the weights of checkpoint ``source`` whose names and shapes match ``model``; return how many.
 
-    Used to start image-text training from STUA pre-training (or any earlier run).
+    Used to start image-text training from STUA pre-training (or any earlier run), and task
+    fine-tuning from a run of ``ashnet train`` or ``ashnet finetune`` (whose ASH-Net weights sit
+    under ``model.``; its task head never carries over).
     """
-    state = rename_legacy_keys(load_checkpoint(source)["model"], "abstract.")
+    state = load_checkpoint(source)["model"]
+    if any(k.startswith("model.") for k in state):  # a fine-tuned task model
+        state = {k[len("model.") :]: v for k, v in state.items() if k.startswith("model.")}
+    state = rename_legacy_keys(state, "abstract.")
     own = model.state_dict()
     matched = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
     if not matched:

@@ -142,3 +142,15 @@ def hostile_images():
 def hostile_image(request):
     """Each hostile image file in turn: ``(kind, make(path), message)``."""
     return (request.param, *HOSTILE[request.param])
+
+
+@pytest.fixture(scope="session")
+def tiny_scenes(tmp_path_factory):
+    """Path of a 40-scene ``scenes.json`` (64 px; 32/4/4 train/val/test) built from 300 OpenMoji emoji."""
+    from ashnet.data import build_openmoji, build_scenes
+
+    root = tmp_path_factory.mktemp("tiny_scenes")
+    build_openmoji(root / "openmoji", size=32, limit=300, progress=False)
+    return build_scenes(
+        root / "scenes", n_scenes=40, size=64, seed=0, openmoji_dir=root / "openmoji", progress=False
+    )

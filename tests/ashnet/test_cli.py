@@ -10,7 +10,8 @@ from ashnet.config import load_config
 
 def test_config_list_and_show(capsys):
     assert main(["config", "list"]) == 0
-    assert capsys.readouterr().out.split() == ["baseline", "demo", "multilingual", "tiny", "twin"]
+    tasks = [f"task_{t}" for t in ("count", "grounding", "itm", "nlvr2", "ve", "vqa")]
+    assert capsys.readouterr().out.split() == ["baseline", "demo", "multilingual", *tasks, "tiny", "twin"]
     assert main(["config", "show", "tiny"]) == 0
     text = capsys.readouterr().out
     assert "time_steps: 2" in text and "hard_negative_beta" in text
@@ -18,7 +19,9 @@ def test_config_list_and_show(capsys):
     assert "neither a file nor a packaged config" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("command", ["config", "train", "eval", "pretrain-stua", "demo", "compare"])
+@pytest.mark.parametrize(
+    "command", ["config", "train", "eval", "pretrain-stua", "finetune", "demo", "compare"]
+)
 def test_every_command_has_help_with_examples(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
         build_parser().parse_args([command, "--help"])
