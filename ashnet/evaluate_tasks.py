@@ -15,7 +15,16 @@ from torchvision.ops import box_iou
 from .data.tasks import TaskData
 from .training.task_batches import TaskInputs, encode_targets
 
-__all__ = ["METRICS", "TaskResult", "binary_auc", "pair_iou", "chance_level", "predict", "evaluate_task"]
+__all__ = [
+    "METRICS",
+    "TaskResult",
+    "binary_auc",
+    "pair_iou",
+    "chance_level",
+    "predict",
+    "correctness",
+    "evaluate_task",
+]
 
 METRICS = {
     "itm": "accuracy",
@@ -100,6 +109,17 @@ def predict(task_model, inputs: TaskInputs, batch_size: int = 256) -> torch.Tens
     return torch.cat(out)
 
 
+def correctness(task: str, predictions: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Whether each prediction of :func:`predict` scores (bool ``[n]``): IoU >= 0.5 for grounding, the
+    logit's sign for ``itm`` and ``nlvr2``, the class otherwise (an answer outside the vocabulary,
+    target ``-1``, is wrong)."""
+    if task == "grounding":
+        return pair_iou(predictions, targets) >= IOU_THRESHOLD
+    if task in ("itm", "nlvr2"):
+        return (predictions > 0) == (targets > 0.5)
+    return (predictions == targets) & (targets >= 0)
+
+
 def evaluate_task(
     task_model, inputs: TaskInputs, train: TaskData, classes: list[str], batch_size: int = 256
 ) -> TaskResult:
@@ -108,17 +128,12 @@ def evaluate_task(
     task = data.task
     predictions = predict(task_model, inputs, batch_size)
     targets = encode_targets(data, classes)
+    correct = correctness(task, predictions, targets)
     extra: dict = {}
-    if task == "grounding":
-        correct = pair_iou(predictions, targets) >= IOU_THRESHOLD
-    elif task in ("itm", "nlvr2"):
-        correct = (predictions > 0) == (targets > 0.5)
-        if task == "itm":
-            extra["auc"] = binary_auc(predictions, targets)
-    else:
-        correct = (predictions == targets) & (targets >= 0)
-        if task != "ve":
-            extra["unknown_answers"] = int((targets < 0).sum())
+    if task == "itm":
+        extra["auc"] = binary_auc(predictions, targets)
+    elif task not in ("grounding", "nlvr2", "ve"):
+        extra["unknown_answers"] = int((targets < 0).sum())
     if task == "vqa":
         types = sorted({e.type for e in data.examples})
         extra["per_type"] = {

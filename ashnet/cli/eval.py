@@ -178,8 +178,22 @@ def run_task(args) -> int:
     from ..data.tasks import load_task
     from ..evaluate_tasks import evaluate_task
     from ..training.finetune import load_task_run
+    from ..training.multitask import evaluate_tasks, is_multitask_run, load_multitask_run
     from ..training.task_batches import TaskInputs
 
+    if is_multitask_run(args.checkpoint):
+        model, config = load_multitask_run(args.checkpoint, args.device)
+        result = evaluate_tasks(
+            model,
+            config,
+            args.data,
+            args.split,
+            [args.task],
+            args.batch_size,
+            args.device,
+            progress=not args.json,
+        )[args.task]
+        return _report(result, args, load_task(args.data, args.task, args.split))
     task_model, config = load_task_run(args.checkpoint, args.device)
     if config.task.name != args.task:
         raise ValueError(f"{args.checkpoint} was fine-tuned for {config.task.name}, not {args.task}")
@@ -195,7 +209,11 @@ def run_task(args) -> int:
         args.device,
         progress=not args.json,
     )
-    result = evaluate_task(task_model, inputs, train, classes, args.batch_size)
+    return _report(evaluate_task(task_model, inputs, train, classes, args.batch_size), args, data)
+
+
+def _report(result, args, data) -> int:
+    """Print a task's result: one JSON object with ``--json``, else a line per figure."""
     if args.json:
         print(json.dumps(result.to_json()))
         return 0

@@ -1,4 +1,4 @@
-"""``ashnet finetune``: fine-tune a run on a vision-language task (ITM, VQA, VE, NLVR2, grounding, count)."""
+"""``ashnet finetune``: fine-tune on a VL task (ITM, VQA, VE, NLVR2, grounding, count) or several."""
 
 from __future__ import annotations
 
@@ -20,12 +20,19 @@ examples:
       --set task.freeze_encoder=false                  # FIBER's coarse stage: ITC + ITM
   ashnet finetune --task grounding --init runs/coarse --data scenes.json --out runs/fine  # fine stage
   ashnet finetune --task count --init runs/scenes --data scenes.json --out runs/blind --set task.blind=true
+  ashnet finetune --tasks vqa,ve,count,nlvr2 --data scenes.json --out runs/generalist   # one model, 4 heads
+  ashnet finetune --tasks vqa,ve,count,nlvr2 --config mome --data scenes.json --out runs/mome
 
 The model (backbones, spiking encoder, image size) comes from the --init run (of `ashnet train` or
 `ashnet finetune`); the task config (default: the packaged task_<TASK>) sets fusion in the backbone
 (model.fiber), the schedule (train), the batch size and the head (task). Both backbones must be
 frozen: their features are computed once. The run directory gets config.yaml (with the answer
 vocabulary), checkpoint.pt and metrics.jsonl; score it with `ashnet eval --task TASK`.
+
+--tasks trains one model with a head per task on all their training examples at once (a
+generalist; one task: a specialist), from --init when given, else from the packaged backbones. Its
+config (default: the packaged `generalist`; `mome` adds the mixture of vision experts and sparse
+language experts) holds the whole model; val scores every task and their mean.
 """
 
 
@@ -38,7 +45,11 @@ def add_parser(subparsers) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--task", required=True, choices=TASKS, help="the task")
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--task", choices=TASKS, help="the task")
+    which.add_argument(
+        "--tasks", type=_task_list, help="several tasks, comma-separated: one multi-task model"
+    )
     parser.add_argument("--init", help="run directory or checkpoint to start from (not needed with --resume)")
     parser.add_argument("--data", required=True, help="task file (scenes.json or easy_vqa.json)")
     parser.add_argument("--out", required=True, type=Path, help="run directory to write")
@@ -49,11 +60,42 @@ def add_parser(subparsers) -> None:
     parser.set_defaults(run=run)
 
 
+def _task_list(text: str) -> list[str]:
+    tasks = [t.strip() for t in text.split(",") if t.strip()]
+    unknown = [t for t in tasks if t not in TASKS]
+    if not tasks or unknown:
+        raise argparse.ArgumentTypeError(f"--tasks takes tasks of {', '.join(TASKS)}, got {text!r}")
+    return tasks
+
+
+def run_tasks(args) -> int:
+    from ..config import load_config
+    from ..training.multitask import finetune_tasks
+
+    if args.resume:
+        config = load_config(args.config or args.out / "config.yaml", args.set)
+        if list(config.multitask.tasks) != args.tasks:
+            raise ValueError(
+                f"--tasks {args.tasks}, but the run in {args.out} trains {config.multitask.tasks}"
+            )
+    else:
+        config = load_config(
+            args.config or "generalist", [*args.set, f"multitask.tasks=[{', '.join(args.tasks)}]"]
+        )
+    result = finetune_tasks(config, args.data, args.out, args.init, args.resume, args.cache_dir)
+    for task, value in result.get("eval", {}).items():
+        print(f"val {task}: {value:.1f}%")
+    print(f"trained {result['step']} steps in {result['train_s']:.1f} s; run saved in {args.out}")
+    return 0
+
+
 def run(args) -> int:
     from ..config import load_config
     from ..run import RunDir
     from ..training.finetune import finetune
 
+    if args.tasks is not None:
+        return run_tasks(args)
     if args.resume:
         config = load_config(args.config or RunDir(args.out).config, args.set)
         if config.task.name != args.task:

@@ -1,4 +1,4 @@
-"""``ashnet viz``: spike plots, retrieval grids and training curves of a trained run."""
+"""``ashnet viz``: spike plots, retrieval grids and training curves of a run; expert use of a MoME run."""
 
 from __future__ import annotations
 
@@ -11,11 +11,16 @@ EPILOG = """\
 examples:
   ashnet viz --checkpoint runs/ashnet --data pairs.csv --out runs/ashnet/figures
   ashnet viz --checkpoint runs/ashnet --data pairs.csv --out figs --format svg --k 3 --max-images 64
+  ashnet viz --checkpoint runs/mome --data data/scenes/scenes.json --out runs/mome/figures
 
 Writes into --out: spike_raster, firing_rates, membrane (the spiking encoder's output layer on
 the first image; models with a spiking branch only), retrieval_image_to_text,
 retrieval_text_to_image (over the --max-images images of --split and their captions) and
 training_curves (from the run's metrics.jsonl, when there is one).
+
+For a multi-task run with MoVE (`ashnet finetune --tasks ... --config mome`), --data is its task
+file and --out gets expert_use: the mean router weight of each vision expert on each task's
+examples of --split, beside each expert's energy per image (over --max-images images).
 """
 
 
@@ -63,15 +68,43 @@ def _spike_figures(model, images, out: Path, ext: str) -> list[Path]:
     return paths
 
 
+def _expert_figures(args) -> int:
+    """``expert_use`` of a multi-task run with MoVE (``ashnet finetune --tasks --config mome``)."""
+    import torch
+
+    from ..data.tasks import load_task
+    from ..energy import expert_energy
+    from ..training.multitask import MultiTaskInputs, load_multitask_run, routing_by_task
+    from ..viz import expert_use
+
+    model, config = load_multitask_run(args.checkpoint)
+    if model.vision is None:
+        raise ValueError(f"{args.checkpoint} has no mixture of vision experts (model.move.enabled: false)")
+    data = {t: load_task(args.data, t, args.split) for t in model.tasks}
+    inputs = MultiTaskInputs(model, data, config.multitask.classes, config.data.image_size, 64, "cpu")
+    use = routing_by_task(model, inputs)
+    images, _ = read_images(args, config.data.image_size)
+    energy = {n: r.energy_pj * 1e-6 for n, r in expert_energy(model.vision.experts, images).items()}
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"expert_use.{args.format}"
+    weights = torch.tensor([use[t]["move"] for t in model.tasks])
+    expert_use(weights, model.tasks, list(model.vision.experts.names), energy, path=path)
+    print(f"wrote {path}")
+    return 0
+
+
 def run(args) -> int:
     import torch
 
     from ..checkpoint import load_run
     from ..run import RunDir
+    from ..training.multitask import is_multitask_run
     from ..viz import image_to_text_grid, text_to_image_grid, training_curves
 
     if args.k < 1 or args.queries < 1:
         raise ValueError(f"--k and --queries must be at least 1, got {args.k} and {args.queries}")
+    if is_multitask_run(args.checkpoint):
+        return _expert_figures(args)
     model, config = load_run(args.checkpoint)
     images, table = read_images(args, config.data)
     out, ext = args.out, args.format

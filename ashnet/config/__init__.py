@@ -53,7 +53,7 @@ from .model import (
     TextConfig,
 )
 from .schema import ConfigError, Section, at_least, setting
-from .training import DataConfig, StuaConfig, TaskConfig, TrainConfig
+from .training import DataConfig, MultiTaskConfig, StuaConfig, TaskConfig, TrainConfig
 
 __all__ = [
     "Config",
@@ -74,6 +74,7 @@ __all__ = [
     "TrainConfig",
     "StuaConfig",
     "TaskConfig",
+    "MultiTaskConfig",
     "load_config",
     "dump_config",
     "packaged_configs",
@@ -83,7 +84,7 @@ __all__ = [
 
 @dataclass
 class Config(Section):
-    """Everything a run needs: ``seed`` plus the data, model, loss, train, stua and task sections."""
+    """Everything a run needs: ``seed`` and the data, model, loss, train, stua, task, multitask sections."""
 
     seed: int = setting(0, at_least(0))
     data: DataConfig = setting(DataConfig)
@@ -92,6 +93,7 @@ class Config(Section):
     train: TrainConfig = setting(TrainConfig)
     stua: StuaConfig = setting(StuaConfig)
     task: TaskConfig = setting(TaskConfig)
+    multitask: MultiTaskConfig = setting(MultiTaskConfig)
 
 
 def dump_config(config: Config) -> str:

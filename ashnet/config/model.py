@@ -146,9 +146,13 @@ _names = Check("a list of non-empty names", lambda v: all(name.strip() for name 
 class MoVEConfig(Section, path="model.move"):
     """A mixture of vision experts (see :class:`ashnet.models.move.MoVE`).
 
-    ``experts``: the experts mixed, by name: a concrete backbone name (``"efficientnet_lite0"``,
-    ``"efficientnet_lite2"``, ``"colour_histogram"``, ``"hog"``, ...) or ``"spiking"`` (the
-    abstract encoder's spike rates per token); any non-empty subset, each at most once. ``dim``:
+    ``enabled``: the image side of a multi-task model (:mod:`ashnet.training.multitask`) is the
+    experts' mix (:class:`~ashnet.models.experts.MixedVision`) instead of the concrete and spiking
+    encoders; the spiking expert is built from ``model.abstract``, and ``dim`` must then be the
+    concrete backbone's width, which the heads read. ``experts``: the experts mixed, by name: a
+    concrete backbone name (``"efficientnet_lite0"``, ``"efficientnet_lite2"``,
+    ``"colour_histogram"``, ``"hog"``, ...) or ``"spiking"`` (the abstract encoder's spike rates
+    per token); any non-empty subset, each at most once. ``dim``:
     the common token width every expert is adapted to; ``grid``: the common ``grid x grid`` token
     map. ``routing``: ``"soft"`` (every expert, softmax weights) or ``"top_k"`` (the ``top_k``
     best, their weights renormalised). ``modulate``: scale and shift each expert's tokens by the
@@ -157,6 +161,7 @@ class MoVEConfig(Section, path="model.move"):
     expert reads.
     """
 
+    enabled: bool = False
     experts: tuple[str, ...] = setting(("efficientnet_lite0", "spiking"), non_empty, _names, unique)
     dim: int = setting(256, at_least(1))
     grid: int = setting(4, at_least(1))
@@ -177,11 +182,13 @@ class MoVEConfig(Section, path="model.move"):
 class MoLEConfig(Section, path="model.mole"):
     """Sparse adapter experts with top-k gating (see :class:`ashnet.models.mole.MoLE`).
 
-    ``experts``: number of bottleneck adapters (``1``: the dense adapter); ``top_k``: adapters
-    each token is sent to; ``hidden``: the adapters' bottleneck width; ``balance_weight``: weight
-    of the load-balancing loss in the total.
+    ``enabled``: a multi-task model passes the text tokens through MoLE before its heads (or before
+    fusion in the backbone). ``experts``: number of bottleneck adapters (``1``: the dense adapter,
+    at its cost); ``top_k``: adapters each token is sent to; ``hidden``: the adapters' bottleneck
+    width; ``balance_weight``: weight of the load-balancing loss in the total.
     """
 
+    enabled: bool = False
     experts: int = setting(4, at_least(1))
     top_k: int = setting(1, at_least(1))
     hidden: int = setting(64, at_least(1))
@@ -227,6 +234,8 @@ class ModelConfig(Section, path="model"):
     fusion: FusionConfig = setting(FusionConfig)
     text: TextConfig = setting(TextConfig)
     fiber: FiberConfig = setting(FiberConfig)
+    move: MoVEConfig = setting(MoVEConfig)
+    mole: MoLEConfig = setting(MoLEConfig)
     embed_dim: int = setting(256, at_least(1))
 
     def validate(self):

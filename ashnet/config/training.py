@@ -1,13 +1,16 @@
-"""The ``data``, ``train``, ``stua`` and ``task`` sections: what a run reads, how it optimises and records."""
+"""The ``data``, ``train``, ``stua``, ``task`` and ``multitask`` sections: what a run reads, how it trains."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from .schema import Check, Section, at_least, non_empty, non_negative, positive, setting, unique
 
-__all__ = ["DataConfig", "TrainConfig", "StuaConfig", "TaskConfig"]
+__all__ = ["DataConfig", "TrainConfig", "StuaConfig", "TaskConfig", "MultiTaskConfig"]
+
+# The tasks of a scenes-style task file (as ashnet.data.scenes.TASKS, which imports far more).
+TASK_NAMES = ("itm", "vqa", "ve", "nlvr2", "grounding", "count")
 
 _codes = Check("language codes such as en, sw", lambda v: all(code.strip() for code in v))
 
@@ -108,3 +111,26 @@ class TaskConfig(Section, path="task"):
     blind: bool = False
     itc_weight: float = setting(1.0, non_negative)
     classes: tuple[str, ...] = setting((), unique)
+
+
+_tasks = Check(f"tasks of {list(TASK_NAMES)}", lambda v: all(t in TASK_NAMES for t in v))
+_vocabularies = Check(
+    "a mapping of task to its list of answers",
+    lambda v: isinstance(v, dict) and all(t in TASK_NAMES and isinstance(a, list) for t, a in v.items()),
+)
+
+
+@dataclass
+class MultiTaskConfig(Section, path="multitask"):
+    """Multi-task fine-tuning (``ashnet finetune --tasks``; see :mod:`ashnet.training.multitask`).
+
+    ``tasks``: the tasks trained together, each with its own head (one task: a specialist).
+    ``hidden``: width of each head. ``itc_weight``: weight of image-text contrast beside ITM when
+    ``itm`` is one of the tasks. ``classes``: the answer vocabulary of ``vqa`` and ``count`` per
+    task, filled in from the training split when missing.
+    """
+
+    tasks: tuple[str, ...] = setting(("vqa", "ve", "count", "nlvr2"), non_empty, _tasks, unique)
+    hidden: int = setting(256, at_least(1))
+    itc_weight: float = setting(0.0, non_negative)
+    classes: Any = field(default_factory=dict, metadata={"checks": (_vocabularies,)})

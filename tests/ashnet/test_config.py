@@ -115,7 +115,9 @@ def test_every_key_names_a_check_and_every_section_its_path():
     import ashnet.lm.train  # noqa: F401  (defines the lm section)
 
     sections = _sections()
-    assert {"Config", "ModelConfig", "MoVEConfig", "LMRunConfig"} <= {c.__name__ for c in sections}
+    assert {"Config", "ModelConfig", "MoVEConfig", "MoLEConfig", "LMRunConfig"} <= {
+        c.__name__ for c in sections
+    }
     unchecked = [
         cls.key(f.name)
         for cls in sections

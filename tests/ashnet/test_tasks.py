@@ -12,7 +12,7 @@ from ashnet.cli import main
 from ashnet.config import load_config
 from ashnet.data import load_task
 from ashnet.data.scenes import TASKS
-from ashnet.evaluate_tasks import binary_auc, chance_level, pair_iou
+from ashnet.evaluate_tasks import binary_auc, chance_level, correctness, pair_iou
 from ashnet.models import build_model
 
 
@@ -101,6 +101,18 @@ def test_metrics():
     a = torch.tensor([[0.0, 0.0, 0.5, 0.5], [0.0, 0.0, 1.0, 1.0]])
     b = torch.tensor([[0.0, 0.0, 0.5, 0.5], [0.5, 0.5, 1.0, 1.0]])
     assert pair_iou(a, b).tolist() == pytest.approx([1.0, 0.25])
+    assert correctness("grounding", a, b).tolist() == [True, False]
+    assert correctness("nlvr2", torch.tensor([2.0, -1.0, 0.5]), torch.tensor([1.0, 0.0, 0.0])).tolist() == [
+        True,
+        True,
+        False,
+    ]
+    # an answer outside the vocabulary (target -1) is wrong even when the prediction is -1
+    assert correctness("vqa", torch.tensor([3, 1, -1]), torch.tensor([3, 2, -1])).tolist() == [
+        True,
+        False,
+        False,
+    ]
 
 
 def test_chance_is_the_majority_training_answer(tmp_path):
