@@ -44,19 +44,22 @@ class FeatureCache:
             images.append(out.embedding.float().cpu())
             if out.firing_rate is not None:
                 spikes += float(out.firing_rate) * len(out.embedding)
-        texts = [
-            model.embed_text(self.captions(list(range(s, min(s + batch_size, n_texts))), device))
-            .float()
-            .cpu()
-            for s in range(0, n_texts, batch_size)
-        ]
+        texts = []
+        for s in range(0, n_texts, batch_size):
+            batch = self.captions(list(range(s, min(s + batch_size, n_texts))), device, global_batch=False)
+            texts.append(model.embed_text(batch).float().cpu())
         rate = 100.0 * spikes / n_images if model.spiking else None
         return torch.cat(images), torch.cat(texts), rate
 
-    def captions(self, index: list[int], device) -> TextFeatures:
+    def captions(self, index: list[int], device, global_batch: bool = True) -> TextFeatures:
+        """The cached captions ``index``, padded to the longest caption of the global batch (every
+        process calls this together) or, with ``global_batch=False`` (one process alone, as in
+        evaluation), to the longest of ``index``."""
         i = torch.as_tensor(index)
         mask = self.text.mask[i]
-        length = _global_max(int(mask.any(0).nonzero().max()) + 1, device)
+        length = int(mask.any(0).nonzero().max()) + 1
+        if global_batch:
+            length = _global_max(length, device)
         return TextFeatures(
             self.text.tokens[i, :length].to(device),
             mask[:, :length].to(device),
