@@ -83,7 +83,7 @@ def _expert_figures(args) -> int:
     data = {t: load_task(args.data, t, args.split) for t in model.tasks}
     inputs = MultiTaskInputs(model, data, config.multitask.classes, config.data.image_size, 64, "cpu")
     use = routing_by_task(model, inputs)
-    images, _ = read_images(args, config.data.image_size)
+    images, _ = read_images(args, config.data)
     energy = {n: r.energy_pj * 1e-6 for n, r in expert_energy(model.vision.experts, images).items()}
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"expert_use.{args.format}"
