@@ -11,7 +11,8 @@ from ashnet.config import load_config
 def test_config_list_and_show(capsys):
     assert main(["config", "list"]) == 0
     tasks = [f"task_{t}" for t in ("count", "grounding", "itm", "nlvr2", "ve", "vqa")]
-    assert capsys.readouterr().out.split() == ["baseline", "demo", "generalist", "mome", "multilingual", *tasks, "tiny", "twin"]
+    names = ["baseline", "demo", "generalist", "mome", "multilingual", *tasks, "tiny", "twin"]
+    assert capsys.readouterr().out.split() == names
     assert main(["config", "show", "tiny"]) == 0
     text = capsys.readouterr().out
     assert "time_steps: 2" in text and "hard_negative_beta" in text
