@@ -42,7 +42,8 @@ class TaskResult:
     """One task's score on one split: ``metric`` (its name), ``value`` and ``chance`` in percent.
 
     ``n``: examples scored; ``skipped``: bad rows of the split that were left out; ``extra``: more
-    figures (``auc`` for ITM, ``per_type`` accuracies for VQA, ``unknown_answers``).
+    figures (``auc`` for ITM, ``per_type`` accuracies for VQA, ``unknown_answers``); ``correct``:
+    1/0 per example (``[n]``, what ``value`` averages; for paired bootstrap intervals).
     """
 
     task: str
@@ -52,6 +53,7 @@ class TaskResult:
     n: int
     skipped: int = 0
     extra: dict = field(default_factory=dict)
+    correct: torch.Tensor | None = None
 
     def to_json(self) -> dict:
         """The ``ashnet eval --task --json`` object."""
@@ -147,4 +149,5 @@ def evaluate_task(
         n=len(data.examples),
         skipped=len(data.bad_rows),
         extra=extra,
+        correct=correct.float(),
     )

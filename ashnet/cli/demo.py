@@ -28,7 +28,9 @@ train.checkpoint_minutes), so `--resume` after a crash or kill redoes at most on
 --tasks: build the scenes (and easy-VQA), pre-train ASH-Net and the ANN-only baseline on the
 scenes' captions, fine-tune every task (itm, vqa, ve, nlvr2, grounding, count; vqa on easy-VQA)
 from each with the dual encoder and with fusion in the backbone, plus a question-only baseline,
-and print test (val) scores with chance; OUT/results.jsonl keeps every run, so rerunning resumes.
+and print test (val) scores with chance, then ASH-Net - ANN-only and fused - dual on test with
+paired bootstrap intervals; OUT/results.jsonl keeps every run (with per-example test scores), so
+rerunning resumes.
 """
 
 
@@ -84,6 +86,8 @@ def run_tasks(args) -> int:
         options = {"config": args.config, "pretrain_overrides": tuple(args.set)}
     result = run_task_suite(args.out, seeds=tuple(range(args.seeds)), **options)
     print(result["table"])
+    print("\nDifferences on test (points, paired bootstrap 95 % interval over test images, seeds):")
+    print(result["differences"])
     print(f"\ntask suite took {result['total_s']:.0f} s; report: {args.out / 'report.md'}")
     return 0
 

@@ -51,8 +51,11 @@ class TaskStep(nn.Module):
 
     ``itm`` adds negatives mined from ITC (ALBEF): for every matching pair of the batch, a caption of
     another image drawn with probability ``softmax(s i.t_j)`` over the batch (never the same text),
-    and likewise an image for every caption; both scored as non-matching. With a trainable encoder
-    it also adds ``itc_weight`` times ITC on the matching pairs.
+    and likewise an image for every caption; both scored as non-matching. Their term averages the
+    loss of the matching pairs and that of the mined ones, so both classes weigh the same and the
+    match logit keeps its threshold at 0 (two mined negatives per match would otherwise pull every
+    score towards "no match"). With a trainable encoder it also adds ``itc_weight`` times ITC on
+    the matching pairs.
     """
 
     def __init__(self, task_model: TaskModel, itc_weight: float = 0.0):
@@ -69,15 +72,16 @@ class TaskStep(nn.Module):
             return {"total": F.cross_entropy(out, targets)}
         losses = {"match": F.binary_cross_entropy_with_logits(out, targets)}
         if task == "itm":
-            losses.update(self._mined(images[0], text, targets, text_ids))
+            losses.update(self._mined(images[0], text, out, targets, text_ids))
         losses["total"] = sum(losses.values())
         return losses
 
-    def _mined(self, concrete, text, targets, text_ids) -> dict[str, torch.Tensor]:
+    def _mined(self, concrete, text, logits, targets, text_ids) -> dict[str, torch.Tensor]:
         model = self.task_model.model
         pos = (targets > 0.5).nonzero().squeeze(1)
         if len(pos) < 2:
             return {}
+        matching = logits[pos]
         concrete, text, ids = take(concrete, pos), take(text, pos), text_ids[pos]
         train_itc = self.itc_weight > 0 and not self.task_model.freeze_encoder
         with torch.set_grad_enabled(train_itc and torch.is_grad_enabled()):
@@ -95,8 +99,11 @@ class TaskStep(nn.Module):
             neg_image = torch.multinomial(sim.t().softmax(dim=1), 1).squeeze(1)
         images = [take(concrete, torch.cat([torch.arange(len(pos), device=pos.device), neg_image]))]
         texts = take(text, torch.cat([neg_text, torch.arange(len(pos), device=pos.device)]))
-        logits = self.task_model(images, texts)
-        losses["mined"] = F.binary_cross_entropy_with_logits(logits, torch.zeros_like(logits))
+        mined = self.task_model(images, texts)
+        losses["mined"] = (
+            F.binary_cross_entropy_with_logits(matching, torch.ones_like(matching))
+            + F.binary_cross_entropy_with_logits(mined, torch.zeros_like(mined))
+        ) / 2
         return losses
 
 

@@ -14,6 +14,8 @@ from ashnet.data import load_task
 from ashnet.data.scenes import TASKS
 from ashnet.evaluate_tasks import binary_auc, chance_level, correctness, pair_iou
 from ashnet.models import build_model
+from ashnet.models.heads import TaskModel
+from ashnet.training.finetune import TaskStep
 
 
 def write_task_file(folder, examples: dict, images=None):
@@ -129,6 +131,35 @@ def test_chance_is_the_majority_training_answer(tmp_path):
         },
     )
     assert chance_level(load_task(path, "count", "train"), load_task(path, "count", "test")) == 50.0
+
+
+class ConstantLogit(torch.nn.Module):
+    """A head that gives every pair the same learnable logit."""
+
+    def __init__(self):
+        super().__init__()
+        self.bias = torch.nn.Parameter(torch.zeros(()))
+
+    def forward(self, x):
+        return self.bias.expand(len(x), 1)
+
+
+def test_itm_loss_with_mined_negatives_keeps_the_threshold_at_zero():
+    """Two mined negatives per match must not pull scores towards "no match": for a model that
+    cannot tell pairs apart, the balanced loss is smallest at logit 0 (probability 1/2)."""
+    config = load_config("tiny")
+    torch.manual_seed(0)
+    model = build_model(config.model).eval()
+    task_model = TaskModel(model, "itm", hidden=8)
+    task_model.head = ConstantLogit()
+    captions = ["a red square", "two blue dots", "a ring", "a star", "one cat", "three dogs"]
+    images = [model.encode_concrete(torch.rand(6, 3, 16, 16))]
+    text = model.encode_text_features(captions)
+    targets = torch.tensor([1.0, 1.0, 1.0, 0.0, 0.0, 0.0])
+    losses = TaskStep(task_model)(images, text, targets, torch.arange(6))
+    assert {"match", "mined", "total"} <= set(losses)
+    losses["total"].backward()
+    assert abs(float(task_model.head.bias.grad)) < 1e-6
 
 
 @pytest.fixture(scope="module")
