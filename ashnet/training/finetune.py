@@ -208,20 +208,8 @@ def finetune(
         for b in batches:
             yield inputs.batch(b)
 
-    t = config.train
     per_epoch = batches_per_epoch(len(inputs), bs, runtime.world_size)
-    schedule = Schedule(
-        total_steps=t.max_steps if t.max_steps is not None else t.epochs * per_epoch,
-        batch_size=bs,
-        lr=t.lr,
-        weight_decay=t.weight_decay,
-        warmup_steps=t.warmup_steps,
-        grad_clip=t.grad_clip,
-        amp=t.amp,
-        log_every=t.log_every,
-        eval_every=t.eval_every,
-        checkpoint_every=t.checkpoint_every,
-    )
+    schedule = Schedule.of(config.train, bs, per_epoch)
     result = optimise(
         task_model,
         TaskStep(task_model, config.task.itc_weight),

@@ -169,21 +169,7 @@ def _train(
             yield image_input, text
 
     per_epoch = batches_per_epoch(len(train_table.images), config.data.batch_size, runtime.world_size)
-    t = config.train
-    schedule = Schedule(
-        total_steps=t.max_steps if t.max_steps is not None else t.epochs * per_epoch,
-        batch_size=config.data.batch_size,
-        lr=t.lr,
-        weight_decay=t.weight_decay,
-        warmup_steps=t.warmup_steps,
-        grad_clip=t.grad_clip,
-        amp=t.amp,
-        log_every=t.log_every,
-        eval_every=t.eval_every,
-        checkpoint_every=t.checkpoint_every,
-        checkpoint_every_epochs=t.checkpoint_every_epochs,
-        checkpoint_minutes=t.checkpoint_minutes,
-    )
+    schedule = Schedule.of(config.train, config.data.batch_size, per_epoch)
 
     val_cache = None
     if val_table.images and model.frozen_concrete and model.frozen_text:

@@ -45,11 +45,36 @@ class Schedule:
     checkpoint_every_epochs: int = 0
     checkpoint_minutes: float = 0.0
 
+    @classmethod
+    def of(cls, train, batch_size: int, per_epoch: int, **changes) -> Schedule:
+        """The schedule a ``train`` config section asks for: ``max_steps``, or ``epochs`` passes of
+        ``per_epoch`` steps; ``changes`` replace fields (a pre-training stage's own steps, lr...)."""
+        fields = {
+            "total_steps": train.max_steps if train.max_steps is not None else train.epochs * per_epoch,
+            "batch_size": batch_size,
+            **{f: getattr(train, f) for f in _TRAIN_FIELDS},
+        }
+        return cls(**{**fields, **changes})
+
     def checkpoint_due(self, step: int, per_epoch: int) -> bool:
         """Whether step ``step`` ends with a checkpoint on every process (the timed ones aside)."""
         epochs = self.checkpoint_every_epochs
         epoch_end = epochs > 0 and step % (per_epoch * epochs) == 0
         return _due(step, self.checkpoint_every, self.total_steps) or epoch_end
+
+
+_TRAIN_FIELDS = (
+    "lr",
+    "weight_decay",
+    "warmup_steps",
+    "grad_clip",
+    "amp",
+    "log_every",
+    "eval_every",
+    "checkpoint_every",
+    "checkpoint_every_epochs",
+    "checkpoint_minutes",
+)
 
 
 def _due(step: int, every: int, total: int) -> bool:

@@ -91,19 +91,9 @@ def _pretrain_stua(
         for b in batches:
             yield None, cache.captions(b, device) if model.frozen_text else [captions[i] for i in b]
 
-    s = config.stua
-    schedule = Schedule(
-        total_steps=s.steps,
-        batch_size=s.batch_size,
-        lr=s.lr,
-        weight_decay=config.train.weight_decay,
-        warmup_steps=s.warmup_steps,
-        grad_clip=config.train.grad_clip,
-        amp=config.train.amp,
-        log_every=config.train.log_every,
-        checkpoint_every=config.train.checkpoint_every,
-        checkpoint_every_epochs=config.train.checkpoint_every_epochs,
-        checkpoint_minutes=config.train.checkpoint_minutes,
+    s = config.stua  # its own length, batch, learning rate and warm-up; the rest as in training
+    schedule = Schedule.of(
+        config.train, s.batch_size, 0, total_steps=s.steps, lr=s.lr, warmup_steps=s.warmup_steps
     )
     step = ContrastiveStep(model, LossConfig(stua=STUAObjective(enabled=True, weight=1.0)))
     return optimise(

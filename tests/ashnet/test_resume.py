@@ -178,3 +178,18 @@ def test_truncated_or_corrupt_checkpoints_are_detected(tmp_path, capsys, tiny_pa
     assert main(["eval", "--checkpoint", str(tmp_path / "run"), "--data", str(tiny_pairs)]) == 2
     err = capsys.readouterr().err
     assert "corrupt or truncated" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("name", ["demo", "task_vqa", "generalist"])
+def test_every_stage_takes_the_checkpoint_cadence_of_its_train_section(name):
+    """Fine-tuning, multi-task and STUA runs build their schedule from ``train`` like training does,
+    so they too checkpoint every epoch and every 10 minutes by default."""
+    from ashnet.config import load_config
+
+    train = load_config(name).train
+    schedule = loop.Schedule.of(train, batch_size=8, per_epoch=5)
+    assert schedule.total_steps == (train.max_steps or train.epochs * 5)
+    assert (schedule.checkpoint_every_epochs, schedule.checkpoint_minutes) == (1, 10.0)
+    assert schedule.lr == train.lr and schedule.eval_every == train.eval_every
+    stua = loop.Schedule.of(train, 4, 0, total_steps=7, lr=0.5)
+    assert (stua.total_steps, stua.lr, stua.batch_size, stua.checkpoint_minutes) == (7, 0.5, 4, 10.0)
