@@ -65,10 +65,15 @@ class RunDir:
         A new run needs a folder without a checkpoint. ``resume`` needs the run's ``config.yaml``
         to equal ``config`` (a one-line error naming the keys that differ otherwise). Returns
         whether the run continues from its checkpoint: one killed before its first checkpoint
-        starts over.
+        (or before its ``config.yaml``, which is written atomically) starts over.
         """
         from .config import dump_config
+        from .data.openmoji import _write_atomic
 
+        if resume and self.path.is_dir() and not (self.config.exists() or self.checkpoint.exists()):
+            # killed before config.yaml was written (it is written whole or not at all)
+            logger.warning("--resume: %s holds no run yet; starting the run from step 0", self.path)
+            resume = False
         if resume:
             self._check_same_config(config)
             if not self.checkpoint.is_file():
@@ -80,7 +85,7 @@ class RunDir:
             )
         if write:
             self.path.mkdir(parents=True, exist_ok=True)
-            self.config.write_text(dump_config(config))
+            _write_atomic(self.config, dump_config(config).encode("utf-8"))  # a kill leaves no half file
         return resume
 
     def _check_same_config(self, config) -> None:

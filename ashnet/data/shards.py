@@ -15,7 +15,8 @@ kept), and, with ``verify_images``, an image that does not decode.
 - :func:`read_shards` indexes the shards into a :class:`PairTable` whose images are read back by
   offset, so training, evaluation, feature caching, DDP batches and exact resume work as for a CSV.
 - :func:`shard_stream` streams decoded samples with ``webdataset``, each DDP rank and DataLoader
-  worker reading its own shards: one pass over data of any size (e.g. ``ashnet data check``).
+  worker reading its own shards: one pass over data of any size (a Python API; the commands use
+  the index).
 """
 
 from __future__ import annotations
@@ -105,7 +106,7 @@ def _sample_fields(
     used = {keys.caption, "captions", keys.split}
     langs = [k for k in meta if k.startswith(_EXTRA_PREFIX) and k not in used]
     ignored.update({f"json:{k}": None for k in meta if k not in used and k not in langs})
-    if isinstance(meta.get("captions"), list):
+    if isinstance(meta.get("captions"), list) and meta["captions"]:  # an empty list: as if absent
         captions = meta["captions"]
     elif "txt" in texts:
         try:

@@ -51,8 +51,9 @@ class _GlobalBatchNorm:
     """Mixin placed before a ``_BatchNorm`` subclass: training statistics over all processes."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        batch_stats = self.training or self.running_mean is None
-        if not batch_stats or not (dist.is_initialized() and dist.get_world_size() > 1):
+        # In eval mode nothing is communicated, as in nn.SyncBatchNorm: evaluation runs on the main
+        # process alone (a norm without running statistics then uses its own batch's).
+        if not self.training or not (dist.is_initialized() and dist.get_world_size() > 1):
             return super().forward(x)
         self._check_input_dim(x)
         dims = [0, *range(2, x.dim())]
@@ -63,7 +64,7 @@ class _GlobalBatchNorm:
         n, channels = total[0], x.shape[1]
         mean = total[1 : 1 + channels] / n
         var = (total[1 + channels :] / n - mean * mean).clamp(min=0)
-        if self.training and self.track_running_stats:
+        if self.track_running_stats:
             self._update_running_stats(mean.detach(), var.detach(), float(n))
         shape = (1, channels) + (1,) * (x.dim() - 2)
         scale = torch.rsqrt(var + self.eps)

@@ -109,6 +109,25 @@ def test_bad_samples_are_counted_skips_or_one_line_errors(tmp_path):
         load_pairs(str(tmp_path / "{000000..000002}.tar"))
 
 
+def test_a_json_with_an_empty_captions_list_is_read_as_if_it_had_none(tmp_path):
+    shard = _tar(
+        tmp_path / "000000.tar",
+        [
+            ("a.png", _png()),
+            ("a.json", b'{"captions": []}'),  # no caption at all: a counted skip, not a silent loss
+            ("b.png", _png()),
+            ("b.json", b'{"captions": [], "split": "val"}'),
+            ("b.txt", b"from the txt"),
+        ],
+    )
+    table = load_pairs(str(shard))
+    assert [(r.captions, r.split) for r in table.images] == [(["from the txt"], "val")]
+    assert [(row.where.rsplit("/", 1)[-1], row.reason) for row in table.bad_rows] == [
+        ("000000.tar:a", "no caption (.txt, or 'caption' or 'captions' in .json)")
+    ]
+    assert [caption for _, caption, _ in shard_stream(str(shard), 8)] == ["from the txt"]
+
+
 @pytest.mark.slow
 def test_convert_check_train_and_eval_from_shards(tiny_pairs, tmp_path, capsys):
     out = tmp_path / "shards"

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -96,6 +97,26 @@ def test_resume_before_the_first_checkpoint_starts_over(tiny_pairs, tmp_path, mo
     assert not (tmp_path / "early" / "checkpoint.pt").exists()
     assert train(cfg, tiny_pairs, tmp_path / "early", resume=True, progress=False)["step"] == 5
     assert_same_run(tmp_path / "whole", tmp_path / "early")
+
+
+def test_a_kill_while_config_yaml_is_written_is_resumable(tiny_pairs, tmp_path, monkeypatch, one_thread):
+    # kill -9 right after the file is created: the file exists but its bytes were never written
+    cfg = load_config("tiny", ["train.max_steps=2"])
+    train(cfg, tiny_pairs, tmp_path / "whole", progress=False)
+
+    def killed_while_writing(path, data, *args, **kwargs):
+        open(path, "wb").close()
+        raise Crash(f"killed while writing {path.name}")
+
+    monkeypatch.setattr(Path, "write_text", killed_while_writing)
+    monkeypatch.setattr(Path, "write_bytes", killed_while_writing)
+    run = tmp_path / "killed"
+    with pytest.raises(Crash):
+        train(cfg, tiny_pairs, run, progress=False)
+    monkeypatch.undo()
+    assert not (run / "config.yaml").exists()  # no empty or half config.yaml to refuse the resume
+    assert train(cfg, tiny_pairs, run, resume=True, progress=False)["step"] == 2
+    assert_same_run(tmp_path / "whole", run)
 
 
 def test_resuming_with_another_config_or_no_run_is_a_one_line_error(tiny_pairs, tmp_path, capsys):

@@ -110,3 +110,24 @@ def test_without_a_process_group_the_modules_are_plain_batch_norms():
     x = global_batch()
     assert torch.equal(net(x), plain(x))
     plain.load_state_dict(net.state_dict())  # checkpoints load into the plain model
+
+
+def test_in_eval_mode_nothing_is_communicated(monkeypatch):
+    # Evaluation runs on the main process alone: an eval-mode norm must not wait for the others,
+    # also one without running statistics (it normalises with its own batch, as nn.SyncBatchNorm).
+    def collective(*args, **kwargs):
+        raise AssertionError("a collective was called")
+
+    monkeypatch.setattr(dist, "is_initialized", lambda: True)  # as under torchrun with 2 processes
+    monkeypatch.setattr(dist, "get_world_size", lambda group=None: 2)
+    monkeypatch.setattr(dist, "all_reduce", collective)
+    x = global_batch()[:, :, 0, :4].reshape(-1, 4)
+    for plain in (nn.BatchNorm1d(4), nn.BatchNorm1d(4, track_running_stats=False)):
+        norm = copy.deepcopy(plain)
+        sync_batch_norms(norm)
+        norm.eval()
+        plain.eval()
+        assert torch.equal(norm(x), plain(x))
+        norm.train()
+        with pytest.raises(AssertionError, match="a collective was called"):  # training does sync
+            norm(x)
