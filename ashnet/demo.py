@@ -14,7 +14,7 @@ from .data import build_openmoji, load_manifest, load_pairs
 from .evaluate import evaluate, zero_shot_labels
 from .report import results_table, write_report
 from .run import RunDir
-from .training import pretrain_stua, train
+from .training import train
 
 __all__ = ["baseline_of", "twin_of", "run_demo", "MODELS"]
 
@@ -41,9 +41,12 @@ def baseline_of(config: Config) -> Config:
 
 def twin_of(config: Config) -> Config:
     """The parameter-matched ANN twin of ``config``: the same spiking branch with GELU for every
-    spiking neuron, one time step, direct encoding, and no spatio-temporal contrast (it needs time
-    steps); everything else, STUA included, as ``config``."""
-    abstract = dataclasses.replace(config.model.abstract, neuron="gelu", time_steps=1, encoding="direct")
+    spiking neuron, one time step, direct encoding (input levels summed: ``stage_timing:
+    together``), and no spatio-temporal contrast (it needs time steps); everything else (backbone
+    levels, input gain, augmentations, STUA) as ``config``."""
+    abstract = dataclasses.replace(
+        config.model.abstract, neuron="gelu", time_steps=1, encoding="direct", stage_timing="together"
+    )
     model = dataclasses.replace(config.model, abstract=abstract)
     loss = dataclasses.replace(config.loss, st=dataclasses.replace(config.loss.st, enabled=False))
     return dataclasses.replace(config, model=model, loss=loss)
@@ -60,12 +63,12 @@ def _evaluate_run(run: Path, table, batch_size: int) -> dict:
     }
 
 
-def _run_stage(fit, cfg: Config, pairs: Path, run: Path, cache: Path, resume: bool) -> dict:
-    """``fit`` (train or pretrain_stua) into ``run``: afresh, or continuing a run already there."""
+def _train_run(cfg: Config, pairs: Path, run: Path, cache: Path, resume: bool) -> dict:
+    """Train ``cfg`` (with its STUA stage, if any) into ``run``: afresh, or continuing a run already there."""
     resume = resume and RunDir(run).config.is_file()
     if not resume:
         shutil.rmtree(run, ignore_errors=True)
-    return fit(cfg, pairs, run, resume=resume, cache_dir=cache)
+    return train(cfg, pairs, run, resume=resume, cache_dir=cache)
 
 
 def run_demo(
@@ -90,7 +93,7 @@ def run_demo(
     ----------
     out
         Output folder: ``seed<s>/<model>/`` runs (``ashnet``, ``baseline``, ``baseline-b``, ``twin``,
-        and ``<model>-stua`` when ``stua.steps`` > 0; replaced if present, unless ``resume``),
+        each with its ``stua/`` stage when ``stua.steps`` > 0; replaced if present, unless ``resume``),
         ``cache/`` (frozen-encoder features shared by all), ``report.md`` and plots.
     data_dir
         Where OpenMoji is built (cached), at the config's ``data.image_size`` so images are used at
@@ -141,16 +144,9 @@ def run_demo(
             seed = cfg.seed + s + (ENSEMBLE_SEED_OFFSET if name == "baseline-b" else 0)
             cfg = dataclasses.replace(cfg, seed=seed)
             run = out / f"seed{s}" / name
-            pretrain_s = 0.0
-            if cfg.stua.steps > 0:
-                stua_run = run.with_name(f"{name}-stua")
-                pretrain_s = _run_stage(pretrain_stua, cfg, pairs, stua_run, cache, resume)["train_s"]
-                cfg = dataclasses.replace(
-                    cfg, train=dataclasses.replace(cfg.train, init=str(RunDir(stua_run).checkpoint))
-                )
-            result = _run_stage(train, cfg, pairs, run, cache, resume)
+            result = _train_run(cfg, pairs, run, cache, resume)
             if s == 0 and name != "baseline-b":
-                results[MODELS[name]] = {"train_s": result["train_s"], "pretrain_s": pretrain_s}
+                results[MODELS[name]] = {"train_s": result["train_s"], "pretrain_s": result["pretrain_s"]}
     test = load_pairs(pairs).split("test")
     first = {MODELS[name]: out / "seed0" / name for name in configs if name != "baseline-b"}
     for name, run in first.items():

@@ -44,6 +44,20 @@ __all__ = [
 MANIFEST_NAME = "manifest.json"
 
 
+def refuse_stages(model) -> None:
+    """ValueError if the spiking branch reads earlier backbone levels (``model.abstract.stages``).
+
+    The exported parts describe one input current per token computed from the final tokens; a
+    multi-level grid (changing over time with ``stage_timing: cascade``) has no place in them yet.
+    """
+    if model.has_snn and model.cfg.abstract.stages:
+        raise ValueError(
+            f"the spiking encoder reads backbone levels {list(model.cfg.abstract.stages)} besides the final "
+            "tokens (model.abstract.stages); export describes a final-tokens input only, so such models "
+            "are not exported (train with model.abstract.stages: [] to export)"
+        )
+
+
 def spiking_core(model) -> nn.Sequential:
     """The token-wise spiking part of a trained ASH-Net, made of the encoder's own modules.
 
@@ -56,6 +70,7 @@ def spiking_core(model) -> nn.Sequential:
         )
     encoder = model.abstract
     neuro.reset(encoder)  # the last forward's state is not part of the model (and may hold autograd history)
+    refuse_stages(model)
     if encoder.cfg.block != "mlp":
         mixer = "spiking self-attention" if encoder.cfg.attention else "the spike-pooling token mixer"
         raise ValueError(
@@ -117,7 +132,8 @@ class _Concrete(nn.Module):
         self.concrete = concrete
 
     def forward(self, images):
-        return tuple(self.concrete(images))
+        out = self.concrete(images)
+        return out.tokens, out.pooled
 
 
 class _AbstractInput(nn.Module):
@@ -158,6 +174,7 @@ class _TextHead(nn.Module):
 
 def export_pt2(model, images: torch.Tensor, out_dir: str | Path) -> list[dict]:
     """Write the ANN parts of ``model`` as torch.export programs (``.pt2``); return their manifest parts."""
+    refuse_stages(model)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     batch = torch.export.Dim("batch", min=1)

@@ -7,8 +7,9 @@ learnt, and start image-text training from it.
 
 STUA (spiking-to-text uni-alignment) feeds the token features of a caption, through a
 small linear adapter, into the *same* spiking encoder that reads image tokens, and
-aligns its output with the text encoder's embedding of that caption (InfoNCE with the
-other captions of the batch as negatives; the text embedding is a fixed target).
+aligns its output with the text embedding of that caption (InfoNCE with the other
+captions of the batch as negatives; the text projection learns too, so the target is the
+very space image-text training uses).
 Captions are cheap and plentiful, so the spiking encoder can learn a language-shaped
 space before it ever sees an image. The equations are on the :doc:`/concepts` page.
 """
@@ -122,9 +123,16 @@ fig.tight_layout()
 # weight of a checkpoint whose name and shape match: here the STUA adapter, the spiking
 # encoder and its projection. We train 30 image-text steps from it and from scratch, and
 # compare retrieval on the validation split. With so few steps and so little data the
-# difference is noisy; the workflow is the point.
+# difference is noisy; the workflow is the point. (``stua.steps: 0`` here: the stage ran
+# above on the caption file. With ``stua.steps`` > 0, ``train`` and ``ashnet train`` run
+# the stage themselves first, on the training captions, into ``RUN/stua``.)
 
-short = ["train.max_steps=30", "train.warmup_steps=5", "train.eval_every=0"]
+short = [
+    "train.max_steps=30",
+    "train.warmup_steps=5",
+    "train.eval_every=0",
+    "stua.steps=0",
+]
 runs = {
     "from scratch": load_config("demo", tiny + short),
     "from STUA": load_config(

@@ -13,9 +13,12 @@ examples:
   ashnet train --data pairs.csv --out runs/a --resume         # continue an interrupted run
   ashnet train --config demo --data pairs.csv --out runs/b --init runs/stua/checkpoint.pt
   ashnet train --config demo --data cc3m.tsv --image-key filepath --caption-key title --out runs/c
+  ashnet train --config demo --data pairs.csv --out runs/c --set stua.steps=200   # STUA stage first
   torchrun --nproc_per_node 2 -m ashnet train --config demo --data pairs.csv --out runs/ddp
 
 The run directory gets config.yaml (resolved), checkpoint.pt, metrics.jsonl and tb/ (TensorBoard).
+With stua.steps > 0 (and the spiking branch) STUA pre-training on the training captions runs first,
+as its own run directory RUN/stua, and training starts from its weights.
 --config takes a packaged name (see `ashnet config list`) or a YAML file.
 """
 

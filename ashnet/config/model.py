@@ -53,6 +53,10 @@ class ConcreteConfig(Section, path="model.concrete"):
             )
 
 
+_fraction = Check("in [0, 1)", lambda v: 0 <= v < 1)
+_levels = Check("increasing feature indices >= 0", lambda v: list(v) == sorted(v) and min(v, default=0) >= 0)
+
+
 @dataclass
 class AbstractConfig(Section, path="model.abstract"):
     """The spiking encoder (the *abstract* encoder) over ``time_steps`` steps.
@@ -68,10 +72,24 @@ class AbstractConfig(Section, path="model.abstract"):
     the firing rate (``"rate"``) or the membrane potential of a non-spiking leaky integrator
     (``"membrane"``). ``neuron``: ``"lif"`` or ``"plif"`` (learnable leak), with time constant
     ``tau`` (steps) and threshold ``v_threshold``; ``detach_reset`` cuts the reset from the graph.
-    ``token_dropout``: in training only, each backbone token is hidden from the spiking branch
-    with this probability (an input augmentation that also works on cached features; 0: off).
+    ``input_gain``: initial value of the input LayerNorm's scale (learnt, without weight decay):
+    a gain above 1 lets more of the normalised input cross the first threshold (direct encoding).
+    ``stages``: earlier feature levels of the backbone (timm ``feature_info`` indices; for
+    EfficientNet-Lite0 ``2``: stride 8, 40 channels, ``3``: stride 16, 112 channels) that the
+    spiking branch reads besides the final tokens, as a spatial token grid at the resolution of the
+    finest level (coarser levels repeated onto it); each level has its own input projection.
+    ``stage_timing``: ``"together"`` (the levels' projections summed into one current at every
+    step) or ``"cascade"`` (a hierarchy in time: the ``T`` steps are cut into one contiguous window
+    per level, earliest level first, the final tokens last; needs ``time_steps`` >= the number of
+    levels). ``token_dropout``: in training only, each token is hidden from the spiking branch with
+    this probability (an input augmentation that also works on cached features; 0: off).
+    ``hard_mix``: hard-sample augmentation, in training only: the spiking branch's input of each
+    image is moved towards that of its hardest in-batch neighbour (the other image whose backbone
+    vector is most similar) by a random fraction drawn uniformly from ``[0, hard_mix)``; its own
+    caption stays the positive (0: off).
     ``neuron: "gelu"`` builds the parameter-matched ANN twin: the same layers with every spiking
-    neuron a GELU, run once on real values (needs ``time_steps: 1``, ``encoding: direct``).
+    neuron a GELU, run once on real values (needs ``time_steps: 1``, ``encoding: direct`` and
+    ``stage_timing: together``).
     """
 
     enabled: bool = True
@@ -88,11 +106,23 @@ class AbstractConfig(Section, path="model.abstract"):
     tau: float = setting(2.0, at_least(1))
     v_threshold: float = setting(1.0, positive)
     detach_reset: bool = True
-    token_dropout: float = setting(0.0, Check("in [0, 1)", lambda v: 0 <= v < 1))
+    input_gain: float = setting(1.0, positive)
+    stages: tuple[int, ...] = setting((), unique, _levels)
+    stage_timing: Literal["together", "cascade"] = "together"
+    token_dropout: float = setting(0.0, _fraction)
+    hard_mix: float = setting(0.0, _fraction)
 
     def validate(self):
         if self.block == "transformer" and self.attention and self.dim % self.heads:
             raise self.error("dim", f"({self.dim}) must be divisible by model.abstract.heads ({self.heads})")
+        levels = len(self.stages) + 1
+        if self.stage_timing == "cascade" and (not self.stages or self.time_steps < levels):
+            raise self.error(
+                "stage_timing",
+                "'cascade' feeds each input level in its own time window: it needs model.abstract.stages "
+                f"and time_steps >= {levels} levels (got stages {list(self.stages)}, "
+                f"{self.time_steps} steps)",
+            )
         if self.neuron == "gelu" and (self.time_steps != 1 or self.encoding != "direct"):
             raise self.error(
                 "neuron",

@@ -81,10 +81,11 @@ class TrainConfig(Section, path="train"):
 
 @dataclass
 class StuaConfig(Section, path="stua"):
-    """STUA pre-training (``ashnet pretrain-stua``): the spiking encoder learns from captions alone.
+    """STUA pre-training: the spiking encoder learns from captions alone.
 
-    ``steps``: optimisation steps (``0``: the demo skips the stage); ``lr``, ``batch_size``,
-    ``warmup_steps``: as in training.
+    ``steps``: optimisation steps of ``ashnet pretrain-stua``, and of the stage ``ashnet train``
+    runs first (into ``RUN/stua``, on the training captions) when the model has the spiking
+    branch (``0``: no stage); ``lr``, ``batch_size``, ``warmup_steps``: as in training.
     """
 
     steps: int = setting(0, at_least(0))

@@ -30,7 +30,8 @@ def image_features(encoder, images: torch.Tensor, source: str, n_tokens: int) ->
     if source == "abstract":
         if not encoder.has_snn:
             raise ValueError("prefix source 'abstract' needs an image encoder with the spiking branch")
-        tokens = encoder.abstract(concrete.tokens).spikes.mean(0)  # firing rate per token [B, N, D]
+        spikes = encoder.abstract(concrete.tokens, grid=concrete.grid).spikes
+        tokens = spikes.mean(0)  # firing rate per token [B, N, D]
     else:
         tokens = concrete.tokens
     return F.adaptive_avg_pool1d(tokens.transpose(1, 2), n_tokens).transpose(1, 2)

@@ -9,10 +9,12 @@ neuron, so its weights only ever see binary spikes.
 from __future__ import annotations
 
 import contextlib
+import math
 from collections import OrderedDict
 from typing import NamedTuple
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 import neuro
@@ -30,6 +32,7 @@ __all__ = [
     "linear_norm",
     "masked_token_mean",
     "rename_legacy_keys",
+    "repeat_onto_grid",
     "tokenwise",
 ]
 
@@ -55,6 +58,19 @@ def masked_token_mean(x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tenso
         return x.mean(dim=-2)
     m = mask.to(x.dtype).unsqueeze(-1)
     return (x * m).sum(dim=-2) / m.sum(dim=-2).clamp(min=1)
+
+
+def repeat_onto_grid(tokens: torch.Tensor, n: int) -> torch.Tensor:
+    """Tokens ``[B, N, D]`` of a square ``sqrt(N)``-side map repeated onto a square map of ``n`` tokens
+    (nearest neighbour): ``[B, n, D]``."""
+    side, target = math.isqrt(tokens.shape[1]), math.isqrt(n)
+    if side * side != tokens.shape[1] or target * target != n or target < side:
+        raise ValueError(
+            f"cannot repeat {tokens.shape[1]} tokens onto a grid of {n}: both must be square maps, "
+            "the grid at least as fine (use square images)"
+        )
+    x = tokens.transpose(1, 2).reshape(tokens.shape[0], -1, side, side)
+    return F.interpolate(x, size=(target, target), mode="nearest").flatten(2).transpose(1, 2)
 
 
 def tokenwise(layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -191,8 +207,15 @@ def rename_legacy_keys(state_dict: dict, prefix: str = "") -> dict:
 class AbstractEncoder(nn.Module):
     """Spiking encoder of token sequences ``[B, N, d_in]`` (image tokens, or text tokens through STUA).
 
-    1. Project and normalise: ``X = LayerNorm(W_in tokens)`` ``[B, N, D]``.
-    2. Encode over ``T`` steps: ``direct`` repeats ``X`` as an analog current (the first LIF layer
+    1. Project and normalise: ``X = LayerNorm(W_in tokens)`` ``[B, N, D]`` (the LayerNorm's scale
+       starts at ``input_gain``). With a stage ``grid`` ``[B, N_grid, sum C_k]`` (the backbone's
+       earlier levels, ``cfg.stages``, whose widths are ``stage_dims``) each level ``k`` has its own
+       projection ``W_k``, the final tokens' projection is repeated onto the grid, and the levels,
+       earliest first, either sum into one current, ``X = LayerNorm(sum_k W_k x_k)``
+       (``stage_timing: together``), or each drive one contiguous window of the ``T`` steps,
+       ``X_t = LayerNorm(W_k(t) x_k(t))`` (``cascade``: a hierarchy in time). Without a grid
+       (captions through STUA) only the final tokens' projection is used.
+    2. Encode over ``T`` steps: ``direct`` feeds ``X`` as an analog current (the first LIF layer
        spikes); ``poisson`` draws Bernoulli spikes ``S`` with probability ``p = sigmoid(X)`` and
        feeds ``linear_norm(S)`` on (binary input alone could never lift a LIF with ``decay_input``
        to threshold 1); a straight-through gradient (``S + p - p.detach()``) lets the projection learn.
@@ -208,25 +231,51 @@ class AbstractEncoder(nn.Module):
     (see :func:`rename_legacy_keys`).
     """
 
-    def __init__(self, cfg: AbstractConfig, d_in: int):
+    def __init__(self, cfg: AbstractConfig, d_in: int, stage_dims: tuple[int, ...] = ()):
         super().__init__()
+        if len(stage_dims) != len(cfg.stages):
+            raise ValueError(
+                f"stage_dims {list(stage_dims)} must give the width of each of stages {list(cfg.stages)}"
+            )
         self.cfg = cfg
         self.input = nn.Linear(d_in, cfg.dim)
+        self.stage_inputs = nn.ModuleList(nn.Linear(c, cfg.dim) for c in stage_dims)
         self.input_norm = nn.LayerNorm(cfg.dim)
+        nn.init.constant_(self.input_norm.weight, cfg.input_gain)
         self.spike_input = linear_norm(cfg.dim, cfg.dim) if cfg.encoding == "poisson" else None
         self.blocks = nn.ModuleList(SpikingBlock(cfg) for _ in range(cfg.depth))
         self.neuron_out = _neuron(cfg)
         self.register_load_state_dict_pre_hook(_rename_legacy_keys_hook)
 
-    def encode(self, tokens: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        """Tokens ``[B, N, d_in]`` to the first block input ``[T, B, N, D]`` (steps 1-2); masked ones 0."""
-        x = self.input_norm(self.input(tokens))
-        T = self.cfg.time_steps
+    def levels(self, tokens: torch.Tensor, grid: torch.Tensor | None = None) -> list[torch.Tensor]:
+        """The input projections ``[B, N, D]``, earliest level first (the final tokens last; alone
+        without a grid). With a grid, ``N`` is its token count and the final tokens are repeated onto it."""
+        final = self.input(tokens)
+        if grid is None or not self.stage_inputs:
+            return [final]
+        parts = grid.split([layer.in_features for layer in self.stage_inputs], dim=-1)
+        return [layer(x) for layer, x in zip(self.stage_inputs, parts, strict=True)] + [
+            repeat_onto_grid(final, grid.shape[1])
+        ]
+
+    def encode(
+        self, tokens: torch.Tensor, mask: torch.Tensor | None = None, grid: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Tokens ``[B, N, d_in]`` (and the stage grid) to the first block input ``[T, B, N, D]``
+        (steps 1-2); masked tokens get no input."""
+        levels, T = self.levels(tokens, grid), self.cfg.time_steps
+        if self.cfg.stage_timing == "cascade" and len(levels) > 1:
+            steps = [len(w) for w in torch.arange(T).tensor_split(len(levels))]
+            x = torch.cat(
+                [neuro.encoders.direct(self.input_norm(v), n) for v, n in zip(levels, steps, strict=True)]
+            )
+        else:
+            x = neuro.encoders.direct(self.input_norm(torch.stack(levels).sum(0)), T)
         keep = 1.0 if mask is None else mask.to(x.dtype).unsqueeze(-1)
         if self.cfg.encoding == "direct":
-            return neuro.encoders.direct(x * keep, T)
+            return x * keep
         p = torch.sigmoid(x) * keep
-        return tokenwise(self.spike_input, neuro.encoders.poisson(p.detach(), T) + (p - p.detach()))
+        return tokenwise(self.spike_input, neuro.encoders.poisson(p.detach(), 1)[0] + (p - p.detach()))
 
     def readout(self, spikes: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """Per-step readout ``[T, B, D]`` of the token-mean of output spikes ``[T, B, N, D]`` (step 4)."""
@@ -246,18 +295,28 @@ class AbstractEncoder(nn.Module):
             return contextlib.nullcontext()
         return neuro.Monitor(self, record_spikes=False)
 
-    def forward(self, tokens: torch.Tensor, mask: torch.Tensor | None = None) -> AbstractOutput:
+    def forward(
+        self, tokens: torch.Tensor, mask: torch.Tensor | None = None, grid: torch.Tensor | None = None
+    ) -> AbstractOutput:
+        """Spike latents and readout of ``tokens`` ``[B, N, d_in]``, or of the stage ``grid`` with the
+        final tokens on it; ``mask`` ``[B, N]`` (``[B, N_grid]`` with a grid) marks real tokens."""
         if tokens.dim() != 3 or tokens.shape[-1] != self.input.in_features:
             raise ValueError(
                 f"abstract encoder expects tokens [B, N, {self.input.in_features}], got {tuple(tokens.shape)}"
             )
-        if mask is not None and mask.shape != tokens.shape[:2]:
+        width = sum(layer.in_features for layer in self.stage_inputs)
+        if grid is not None and (
+            grid.dim() != 3 or grid.shape[0] != tokens.shape[0] or grid.shape[-1] != width
+        ):
             raise ValueError(
-                f"mask shape {tuple(mask.shape)} does not match tokens {tuple(tokens.shape[:2])}"
+                f"stage grid must be [B, N_grid, {width}] for this encoder, got {tuple(grid.shape)}"
             )
+        n = tokens.shape[:2] if grid is None or not width else grid.shape[:2]
+        if mask is not None and mask.shape != n:
+            raise ValueError(f"mask shape {tuple(mask.shape)} does not match the spiking tokens {tuple(n)}")
         neuro.reset(self)
         with self._spike_counter() as counter:
-            u = self.encode(tokens, mask)
+            u = self.encode(tokens, mask, grid)
             for block in self.blocks:
                 u = block(u, mask)
             spikes = self.neuron_out(u)

@@ -94,13 +94,15 @@ class ASHNet(nn.Module):
         super().__init__()
         self.cfg = cfg
         E = cfg.embed_dim
-        self.concrete = ConcreteEncoder(cfg.concrete)
+        self.concrete = ConcreteEncoder(
+            cfg.concrete, stages=cfg.abstract.stages if cfg.abstract.enabled else ()
+        )
         self.text = build_text_encoder(cfg.text)
         self.concrete_proj = nn.Linear(self.concrete.dim, E)
         self.text_proj = nn.Linear(self.text.dim, E)
         self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))
         if cfg.abstract.enabled:
-            self.abstract = AbstractEncoder(cfg.abstract, d_in=self.concrete.dim)
+            self.abstract = AbstractEncoder(cfg.abstract, self.concrete.dim, self.concrete.stage_dims)
             if cfg.abstract.neuron == "gelu":
                 analog_twin_of(self.abstract)
             self.abstract_proj = nn.Linear(cfg.abstract.dim, E)
@@ -147,8 +149,8 @@ class ASHNet(nn.Module):
         """Backbone tokens ``[B, N, C]`` and pooled ``[B, C]`` of images ``[B, 3, H, W]`` in ``[0, 1]``."""
         return self.concrete(images)
 
-    def _abstract_embedding(self, tokens, mask=None) -> tuple[torch.Tensor, ImageEmbedding]:
-        out = self.abstract(tokens, mask)
+    def _abstract_embedding(self, tokens, mask=None, grid=None) -> tuple[torch.Tensor, ImageEmbedding]:
+        out = self.abstract(tokens, mask, grid)
         a = self.abstract_proj(out.readout)
         return a, ImageEmbedding(
             embedding=F.normalize(a, dim=-1),
@@ -167,15 +169,34 @@ class ASHNet(nn.Module):
         keep[:, 0] |= ~keep.any(dim=1)
         return keep
 
+    def _hard_mix(self, concrete: ConcreteOutput) -> ConcreteOutput:
+        """Hard-sample augmentation of the spiking branch's input (training with ``abstract.hard_mix`` h):
+        each image's tokens and grid move towards those of its hardest in-batch neighbour (the other
+        image with the most similar pooled vector) by a fraction drawn from ``U[0, h)``."""
+        h = self.cfg.abstract.hard_mix
+        if not (self.training and h) or len(concrete.pooled) < 2:
+            return concrete
+        v = F.normalize(concrete.pooled, dim=-1)
+        neighbour = (v @ v.T).fill_diagonal_(float("-inf")).argmax(dim=1)
+        fraction = h * torch.rand(len(v), device=v.device)
+
+        def mix(t):
+            return None if t is None else torch.lerp(t, t[neighbour], fraction.view(-1, 1, 1).to(t.dtype))
+
+        return concrete._replace(tokens=mix(concrete.tokens), grid=mix(concrete.grid))
+
     def abstract_embedding(self, concrete: ConcreteOutput) -> tuple[torch.Tensor, ImageEmbedding] | None:
-        """The spiking branch on the backbone tokens: its projected readout ``[B, E]`` and its trace.
+        """The spiking branch on the backbone tokens (and level grid): its projected readout ``[B, E]``
+        and its trace; in training with ``abstract.hard_mix`` on the augmented input.
 
         ``None`` without the spiking branch. Fusion in the backbone computes it once and hands it to
         :meth:`embed_image` with the text-attended tokens.
         """
         if not self.has_snn:
             return None
-        return self._abstract_embedding(concrete.tokens, self._token_keep(concrete.tokens))
+        x = self._hard_mix(concrete)
+        spiking_tokens = x.tokens if x.grid is None else x.grid
+        return self._abstract_embedding(x.tokens, self._token_keep(spiking_tokens), x.grid)
 
     def embed_image(self, concrete: ConcreteOutput, abstract=None) -> ImageEmbedding:
         """The fused, L2-normalised image embedding ``[B, E]`` and the spiking trace.

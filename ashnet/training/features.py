@@ -29,8 +29,7 @@ class FeatureCache:
     text: TextFeatures | None
 
     def images(self, index: list[int], device) -> ConcreteOutput:
-        i = torch.as_tensor(index)
-        return ConcreteOutput(*(t[i].to(device) for t in self.concrete))
+        return self.concrete.select(torch.as_tensor(index)).to(device)
 
     @torch.no_grad()
     def embed(self, model, batch_size: int, device="cpu") -> tuple[torch.Tensor, torch.Tensor, float | None]:
@@ -114,15 +113,20 @@ def _encode_images(
         for images, _, _ in tqdm(loader, desc=f"cache {encoder.name} features", disable=not progress)
     ]
     return ConcreteOutput(
-        *(torch.cat([getattr(p, f).float().cpu() for p in parts]) for f in ConcreteOutput._fields)
+        *(
+            None if parts[0][f] is None else torch.cat([p[f].float().cpu() for p in parts])
+            for f in range(len(ConcreteOutput._fields))
+        )
     )
 
 
 def _image_features(encoder, table, image_size, batch_size, device, folder, progress) -> ConcreteOutput:
     """A frozen :class:`ConcreteEncoder`'s output on every image of ``table``, stored in ``folder``."""
-    # (a shard member adds its place in the tar; file images keep the keys of older caches)
+    # (a shard member adds its place in the tar; file images keep the keys of older caches, and so
+    # do encoders without backbone levels)
     files = [(str(r.path), r.path.stat().st_mtime_ns, *filter(None, [r.member])) for r in table.images]
-    key = _fingerprint(encoder, encoder.name, files, image_size)
+    levels = (encoder.stages,) if encoder.stages else ()
+    key = _fingerprint(encoder, encoder.name, files, image_size, *levels)
     return _cached(
         folder / f"images-{key}.pt" if folder else None,
         ConcreteOutput,

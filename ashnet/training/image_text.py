@@ -98,13 +98,35 @@ def train(
     ``val`` split, when present, is evaluated every ``train.eval_every`` steps and at the end.
     Under ``torchrun`` each process trains on its shard of every global batch.
 
+    With ``stua.steps`` > 0 and the spiking branch, STUA pre-training on the training captions
+    (:func:`ashnet.training.pretrain_stua`) runs first, as a stage of its own in ``out/stua`` (a run
+    directory; ``resume`` continues it if it was interrupted), and image-text training starts from
+    its weights (from ``train.init``'s, if set, the stage starts).
+
     Returns
     -------
     dict
-        ``step``, ``train_s``, ``cache_s``, the last logged ``losses`` and the last ``eval``.
+        ``step``, ``train_s``, ``cache_s``, ``pretrain_s`` (the STUA stage, 0 without one), the last
+        logged ``losses`` and the last ``eval``.
     """
+    from .stua import pretrain_stua  # stua.py builds on this module
+
     with pinned_threads(config.train.threads):
-        return _train(config, data, out, resume, cache_dir, progress)
+        init, pretrain_s = config.train.init, 0.0
+        main = RunDir(out)
+        if config.stua.steps and config.model.abstract.enabled and not (resume and main.checkpoint.is_file()):
+            if not resume:
+                main.prepare(config, resume=False, write=False)  # refuse a used folder before the stage
+            stage = RunDir(main.path / STUA_STAGE)
+            stage_resume = resume and stage.checkpoint.is_file()
+            pretrain_s = pretrain_stua(config, data, stage.path, stage_resume, cache_dir, progress)["train_s"]
+            init, resume = str(stage.checkpoint), False  # the image-text run starts fresh from the stage
+        result = _train(config, data, out, resume, cache_dir, progress, init)
+        return {**result, "pretrain_s": pretrain_s}
+
+
+# The sub-folder of a training run that holds its STUA pre-training stage.
+STUA_STAGE = "stua"
 
 
 def _train(
@@ -114,6 +136,7 @@ def _train(
     resume: bool = False,
     cache_dir: str | Path | None = None,
     progress: bool = True,
+    init: str | None = None,
 ) -> dict:
     out = Path(out)
     runtime = start_runtime(config.train.device)
@@ -128,8 +151,8 @@ def _train(
     _warn_if_upsampled(train_table, config.data.image_size)
     seed_everything(config.seed)
     model = build_model(config.model)
-    if config.train.init is not None and not resume:
-        load_init(model, config.train.init)
+    if init is not None and not resume:
+        load_init(model, init)
     model.to(runtime.device)
 
     index = caption_index(train_table)

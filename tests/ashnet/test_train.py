@@ -176,3 +176,57 @@ def test_training_warns_when_images_would_be_upsampled(tiny_pairs, tmp_path, cap
     with caplog.at_level("WARNING", logger="ashnet.training.image_text"):
         train(cfg, tiny_pairs, tmp_path / "run", progress=False)
     assert "is 16 px but data.image_size is 32" in caplog.text
+
+
+def test_stua_stage_runs_before_image_text_training_and_starts_it(tiny_pairs, tmp_path, monkeypatch):
+    from ashnet.training import image_text
+
+    starts = []
+    monkeypatch.setattr(image_text, "load_init", lambda model, source: starts.append(source) or 1)
+    cfg = load_config("tiny", ["train.max_steps=2"])  # stua.steps: 2
+    run = tmp_path / "run"
+    result = train(cfg, tiny_pairs, run, progress=False)
+    stage = run / "stua"
+    assert starts == [str(stage / "checkpoint.pt")] and result["pretrain_s"] > 0
+    stage_events = read_metrics(stage)
+    assert [e["step"] for e in stage_events if e["event"] == "train"] == [1, 2]
+    assert all(e["stua"] > 0 and e["itc"] == 0 for e in stage_events if e["event"] == "train")
+    assert load_config(run / "config.yaml") == cfg  # the run's own config is unchanged
+    assert train(cfg, tiny_pairs, run, resume=True, progress=False)["pretrain_s"] == 0  # done before
+    assert read_metrics(stage) == stage_events and starts == [str(stage / "checkpoint.pt")]
+    train(baseline_of(cfg), tiny_pairs, tmp_path / "baseline", progress=False)
+    assert not (tmp_path / "baseline" / "stua").exists()  # no spiking branch, no stage
+    with pytest.raises(ValueError, match="already holds a run"):  # refused before the stage runs
+        train(cfg, tiny_pairs, run, progress=False)
+
+
+def test_backbone_levels_are_cached_and_every_lever_trains(tiny_pairs, tmp_path):
+    levers = [
+        "model.concrete.backbone=test_efficientnet",
+        "model.concrete.freeze=true",
+        "data.image_size=64",
+        "model.abstract.block=mlp",
+        "model.abstract.stages=[2,3]",
+        "model.abstract.stage_timing=cascade",
+        "model.abstract.time_steps=3",
+        "model.abstract.input_gain=2",
+        "model.abstract.hard_mix=0.3",
+        "model.abstract.token_dropout=0.2",
+        "loss.itc.per_head=0.5",
+        "stua.steps=0",
+    ]
+    cfg = load_config("tiny", ["train.max_steps=2", *levers])
+    model = build_model(cfg.model)
+    table = load_pairs(tiny_pairs).split("train")
+    cache = cache_features(model, table, None, 64, 8, "cpu", tmp_path / "cache", progress=False)
+    assert cache.concrete.grid.shape == (len(table.images), 64, 32 + 48)
+    batch = cache.images([2, 0], "cpu")
+    torch.testing.assert_close(batch.grid, cache.concrete.grid[[2, 0]])
+    plain = build_model(load_config("tiny", levers[:3]).model)
+    cache_features(plain, table, None, 64, 8, "cpu", tmp_path / "cache", progress=False)
+    assert len(list((tmp_path / "cache").iterdir())) == 2  # the levels have their own cache entry
+    result = train(cfg, tiny_pairs, tmp_path / "run", cache_dir=tmp_path / "cache", progress=False)
+    assert result["step"] == 2
+    assert all(
+        torch.isfinite(torch.tensor(e["total"])) for e in read_metrics(tmp_path / "run") if "total" in e
+    )
