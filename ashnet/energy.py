@@ -21,14 +21,15 @@ def ann_twin(model) -> nn.Module:
 
     Every spiking neuron becomes a GELU (:func:`ashnet.models.analog_twin_of`, as in the trained
     ``twin`` config), the encoding is direct and there is one time step: the same layers, run once
-    on real values, so every synaptic operation is a MAC.
+    on real values, so every synaptic operation is a MAC (backbone levels summed into one input,
+    as :func:`ashnet.demo.twin_of` does).
     """
     if not model.has_snn:
         raise ValueError("this model has no spiking branch to replace (model.abstract.enabled: false)")
     neuro.reset(model)  # the copy should not carry (or fail to copy) the last forward's state
     twin = copy.deepcopy(model)
     encoder = twin.abstract
-    encoder.cfg = replace(encoder.cfg, time_steps=1, encoding="direct")
+    encoder.cfg = replace(encoder.cfg, time_steps=1, encoding="direct", stage_timing="together")
     analog_twin_of(encoder)
     return twin.eval()
 

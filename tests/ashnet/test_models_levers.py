@@ -9,6 +9,7 @@ import torch.nn.functional as F
 
 from ashnet.config import AbstractConfig, ConcreteConfig, ConfigError, ModelConfig, TextConfig, load_config
 from ashnet.demo import twin_of
+from ashnet.energy import ann_twin
 from ashnet.export import export_pt2, spiking_core
 from ashnet.models import AbstractEncoder, ConcreteEncoder, build_model
 from ashnet.models.abstract import repeat_onto_grid
@@ -138,6 +139,10 @@ def test_model_reads_the_grid_and_its_twin_matches_its_parameters(tiny_text_dir)
     shapes = {k: v.shape for k, v in model.state_dict().items()}
     assert {k: v.shape for k, v in twin.state_dict().items()} == shapes
     assert twin.embed_image(twin.encode_concrete(images())).spikes.shape == (1, 4, 64, 16)
+    # the energy meter's twin (the trained model's weights, analog) sums the levels as twin_of does
+    twin.load_state_dict(model.state_dict())
+    x = images()
+    torch.testing.assert_close(ann_twin(model).encode_image(x).embedding, twin.eval().encode_image(x).embedding)
 
 
 def test_twin_of_a_cascade_config_sums_the_levels():
