@@ -142,7 +142,9 @@ def test_model_reads_the_grid_and_its_twin_matches_its_parameters(tiny_text_dir)
     # the energy meter's twin (the trained model's weights, analog) sums the levels as twin_of does
     twin.load_state_dict(model.state_dict())
     x = images()
-    torch.testing.assert_close(ann_twin(model).encode_image(x).embedding, twin.eval().encode_image(x).embedding)
+    torch.testing.assert_close(
+        ann_twin(model).encode_image(x).embedding, twin.eval().encode_image(x).embedding
+    )
 
 
 def test_twin_of_a_cascade_config_sums_the_levels():
