@@ -264,18 +264,20 @@ class AbstractEncoder(nn.Module):
         """Tokens ``[B, N, d_in]`` (and the stage grid) to the first block input ``[T, B, N, D]``
         (steps 1-2); masked tokens get no input."""
         levels, T = self.levels(tokens, grid), self.cfg.time_steps
-        if self.cfg.stage_timing == "cascade" and len(levels) > 1:
-            steps = [len(w) for w in torch.arange(T).tensor_split(len(levels))]
-            x = torch.cat(
-                [neuro.encoders.direct(self.input_norm(v), n) for v, n in zip(levels, steps, strict=True)]
-            )
+        keep = 1.0 if mask is None else mask.to(levels[0].dtype).unsqueeze(-1)
+        if self.cfg.stage_timing == "cascade" and len(levels) > 1:  # one window of steps per level
+            windows = [len(w) for w in torch.arange(T).tensor_split(len(levels))]
         else:
-            x = neuro.encoders.direct(self.input_norm(torch.stack(levels).sum(0)), T)
-        keep = 1.0 if mask is None else mask.to(x.dtype).unsqueeze(-1)
+            levels, windows = [levels[0] if len(levels) == 1 else torch.stack(levels).sum(0)], [T]
+        currents = [self.input_norm(v) * keep for v in levels]
         if self.cfg.encoding == "direct":
-            return x * keep
-        p = torch.sigmoid(x) * keep
-        return tokenwise(self.spike_input, neuro.encoders.poisson(p.detach(), 1)[0] + (p - p.detach()))
+            return torch.cat([neuro.encoders.direct(x, n) for x, n in zip(currents, windows, strict=True)])
+        probs = [torch.sigmoid(x) * keep for x in currents]
+        spikes = [
+            neuro.encoders.poisson(p.detach(), n) + (p - p.detach())
+            for p, n in zip(probs, windows, strict=True)
+        ]
+        return tokenwise(self.spike_input, torch.cat(spikes))
 
     def readout(self, spikes: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """Per-step readout ``[T, B, D]`` of the token-mean of output spikes ``[T, B, N, D]`` (step 4)."""

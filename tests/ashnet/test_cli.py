@@ -35,7 +35,8 @@ def test_every_command_has_help_with_examples(command, capsys):
 def test_train_eval_json_pretrain_and_resume(tiny_pairs, tmp_path, capsys):
     data = str(tiny_pairs)
     stua = tmp_path / "stua"
-    assert main(["pretrain-stua", "--config", "tiny", "--data", data, "--out", str(stua)]) == 0
+    pretrain = ["pretrain-stua", "--config", "tiny", "--data", data, "--out", str(stua), "--set", "stua.steps=2"]
+    assert main(pretrain) == 0
     run = tmp_path / "run"
     args = ["train", "--config", "tiny", "--data", data, "--out", str(run), "--set", "train.max_steps=2"]
     assert main([*args, "--init", str(stua / "checkpoint.pt")]) == 0
@@ -78,7 +79,7 @@ def test_user_errors_are_one_line(tiny_pairs, tmp_path, capsys):
 def test_quick_demo_trains_every_control_over_seeds_and_reports(tiny_pairs, tmp_path, capsys):
     out = tmp_path / "demo"
     argv = ["demo", "--quick", "--data", str(tiny_pairs.parent), "--out", str(out), "--seeds", "2"]
-    assert main([*argv, "--cross", f"again={tiny_pairs}"]) == 0
+    assert main([*argv, "--cross", f"again={tiny_pairs}", "--set", "stua.steps=2"]) == 0
     printed = capsys.readouterr().out
     assert "| metric | ASH-Net | ANN baseline | ANN twin |" in printed and "i2t R@1" in printed
     for name in ("ASH-Net", "ANN baseline", "ANN twin", "ensemble of 2 baselines"):

@@ -136,7 +136,7 @@ def test_cached_features_equal_live_encoder_outputs(tiny_pairs, tmp_path):
 
 @pytest.mark.slow
 def test_stua_pretraining_initialises_training(tiny_pairs, tmp_path):
-    cfg = load_config("tiny")
+    cfg = load_config("tiny", ["stua.steps=2"])
     result = pretrain_stua(cfg, tiny_pairs, tmp_path / "stua", progress=False)
     assert result["step"] == cfg.stua.steps
     assert [e["event"] for e in read_metrics(tmp_path / "stua")] == ["run"] + ["train"] * cfg.stua.steps
@@ -183,7 +183,7 @@ def test_stua_stage_runs_before_image_text_training_and_starts_it(tiny_pairs, tm
 
     starts = []
     monkeypatch.setattr(image_text, "load_init", lambda model, source: starts.append(source) or 1)
-    cfg = load_config("tiny", ["train.max_steps=2"])  # stua.steps: 2
+    cfg = load_config("tiny", ["train.max_steps=2", "stua.steps=2"])
     run = tmp_path / "run"
     result = train(cfg, tiny_pairs, run, progress=False)
     stage = run / "stua"
@@ -213,7 +213,6 @@ def test_backbone_levels_are_cached_and_every_lever_trains(tiny_pairs, tmp_path)
         "model.abstract.hard_mix=0.3",
         "model.abstract.token_dropout=0.2",
         "loss.itc.per_head=0.5",
-        "stua.steps=0",
     ]
     cfg = load_config("tiny", ["train.max_steps=2", *levers])
     model = build_model(cfg.model)
