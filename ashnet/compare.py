@@ -55,41 +55,54 @@ class Hits:
         )
 
 
-def _set_key(pairs: str | Path, split: str) -> str:
+def _set_key(pairs: str | Path, split: str, language: str) -> str:
     path = Path(pairs).resolve()
-    return hashlib.sha256(f"{path}:{path.stat().st_mtime_ns}:{split}".encode()).hexdigest()[:16]
+    which = f"{path}:{path.stat().st_mtime_ns}:{split}" + ("" if language == "en" else f":{language}")
+    return hashlib.sha256(which.encode()).hexdigest()[:16]
 
 
 @torch.no_grad()
-def run_embeddings(run: str | Path, pairs: str | Path, split: str, cache_dir: str | Path | None = None):
+def run_embeddings(
+    run: str | Path,
+    pairs: str | Path,
+    split: str,
+    cache_dir: str | Path | None = None,
+    language: str = "en",
+):
     """Image embeddings ``[n_images, E]``, caption embeddings ``[n_texts, E]`` and ``text_image`` of a run.
 
-    Stored in ``RUN/embeddings/<key>.pt`` (the key hashes the pairs file and split), so each run is
-    embedded once per evaluation set; ``cache_dir`` shares the frozen-encoder features between runs.
+    ``language``: rank the captions in that language (``"en"``: the main ones, another code: the
+    ``caption_<code>`` column), over the images that have one. Stored in
+    ``RUN/embeddings/<key>.pt`` (the key hashes the pairs file, split and language), so each run is
+    embedded once per evaluation set; ``cache_dir`` shares the frozen-encoder features between runs
+    (the image features of a split once for every language).
     """
-    from .data import caption_index, load_pairs
+    from .data import PairTable, caption_index, load_pairs
     from .training.features import cache_features
 
     run = Path(run)
-    stored = run / "embeddings" / f"{_set_key(pairs, split)}.pt"
+    stored = run / "embeddings" / f"{_set_key(pairs, split, language)}.pt"
     if stored.is_file():
         state = load_checkpoint(stored)
         return state["images"], state["texts"], state["text_image"]
     model, config = load_run(run)
     table = load_pairs(pairs, **config.data.keys).split(split)
-    if not table.images:
-        raise ValueError(f"{pairs} has no images in split {split!r}")
-    index = caption_index(table)
+    keep = [i for i, r in enumerate(table.images) if r.captions_in(language)]
+    if not keep:
+        raise ValueError(f"{pairs} has no images with captions in {language!r} in split {split!r}")
+    part = PairTable([table.images[i] for i in keep])
+    index = caption_index(part, language)
     if model.frozen_concrete and model.frozen_text:
         features = cache_features(
             model, table, index.texts, config.data.image_size, 256, "cpu", cache_dir, progress=False
         )
         images, texts, _ = features.embed(model, 256)
+        images = images[keep]
     else:
-        from .evaluate import embed_table
+        from .evaluate import embed_images, embed_texts
 
-        emb = embed_table(model, table, config.data.image_size, 256, "cpu", progress=False)
-        images, texts = emb.images, emb.texts
+        images = embed_images(model, part, config.data.image_size, 256, "cpu", progress=False)[0]
+        texts = embed_texts(model, index.texts, 256, "cpu")
     save_checkpoint(stored, {"images": images, "texts": texts, "text_image": index.text_image})
     return images, texts, index.text_image
 
@@ -105,17 +118,17 @@ def _hits(similarity: torch.Tensor, text_image: torch.Tensor) -> Hits:
     )
 
 
-def run_hits(run, pairs, split: str, cache_dir=None) -> Hits:
+def run_hits(run, pairs, split: str, cache_dir=None, language: str = "en") -> Hits:
     """The R@1 hits of one run on one set (ties go to the lower index, as in ``recall_at_k``)."""
-    images, texts, text_image = run_embeddings(run, pairs, split, cache_dir)
+    images, texts, text_image = run_embeddings(run, pairs, split, cache_dir, language)
     return _hits(images @ texts.T, text_image)
 
 
-def ensemble_hits(runs, pairs, split: str, cache_dir=None) -> Hits:
+def ensemble_hits(runs, pairs, split: str, cache_dir=None, language: str = "en") -> Hits:
     """An ensemble of runs: the mean of their image-text similarity matrices, then R@1 hits."""
     sims = []
     for run in runs:
-        images, texts, text_image = run_embeddings(run, pairs, split, cache_dir)
+        images, texts, text_image = run_embeddings(run, pairs, split, cache_dir, language)
         sims.append(images @ texts.T)
     return _hits(torch.stack(sims).mean(0), text_image)
 

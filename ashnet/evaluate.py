@@ -47,7 +47,8 @@ class Embeddings:
 class Evaluation:
     """Retrieval results in percent; ``firing_rate``: spikes per neuron per step over every spiking layer
     of the image path (total spikes over total neuron-steps, as :meth:`neuro.Monitor.firing_rate`),
-    in percent (None: no SNN); ``layer_firing_rates``: the same per layer."""
+    in percent (None: no SNN); ``layer_firing_rates``: the same per layer; ``zero_shot_classes``: what
+    the zero-shot classes were (``"concept"`` or ``"caption"``, see :func:`zero_shot_labels`)."""
 
     i2t: dict[str, float]
     t2i: dict[str, float]
@@ -56,6 +57,7 @@ class Evaluation:
     firing_rate: float | None
     layer_firing_rates: dict[str, float] = field(default_factory=dict)
     zero_shot: float | None = None
+    zero_shot_classes: str | None = None
 
     def to_json(self) -> dict:
         """The ``ashnet eval --json`` object: i2t, t2i, n_images, n_texts, firing_rate."""
@@ -192,21 +194,28 @@ def zero_shot_accuracy(
     return 100.0 * float((predicted == truth).float().mean())
 
 
-def zero_shot_labels(table) -> tuple[list[str], str]:
-    """Class names for zero-shot classification of ``table``'s images, and what they are.
+def zero_shot_labels(table, language: str = "en") -> tuple[list[str], str]:
+    """Class names for zero-shot classification of ``table``'s images in ``language``, and what they are.
 
     Emoji data sets (OpenMoji, Twemoji: files named by code points) get the name of each emoji's
-    concept (:func:`ashnet.data.openmoji.concept_name`), a class that the skin-tone, gender and
-    family variants of one concept share: ``("concept", ...)``. Other tables get each image's
-    first caption, which is prompted image-to-text retrieval rather than classification into
-    shared classes: ``("caption", ...)``.
+    concept in the language (:func:`ashnet.data.openmoji.concept_name`: English from the ``emoji``
+    package, other languages from CLDR), a class that the skin-tone, gender and family variants of
+    one concept share: ``("concept", ...)``. Other tables, and emoji tables with a concept that has
+    no name in the language (or no CLDR installed), get each image's first caption in the language,
+    which is prompted image-to-text retrieval rather than classification into shared classes:
+    ``("caption", ...)``.
     """
     from .data.openmoji import concept_name, emoji_of_file
 
     emojis = [emoji_of_file(r.path) for r in table.images]
     if all(e is not None for e in emojis):
-        return [concept_name(e) for e in emojis], "concept"
-    return [r.captions[0] for r in table.images], "caption"
+        try:
+            names = [concept_name(e, language) for e in emojis]
+        except FileNotFoundError:  # no CLDR annotations on this machine: no names but English ones
+            names = [None]
+        if None not in names:
+            return names, "concept"
+    return [r.captions_in(language)[0] for r in table.images], "caption"
 
 
 def evaluate(
@@ -258,9 +267,10 @@ def evaluate_languages(
     """:func:`evaluate` once per caption language, the images embedded once.
 
     For each language (``"en"``: the main captions, another code: ``caption_<code>``) the images
-    with a caption in it are ranked against those captions. With ``zero_shot`` each image's first
-    caption in the language is its class, prompted with ``template`` or else that language's
-    :data:`ZERO_SHOT_TEMPLATES` entry (the bare name where there is none).
+    with a caption in it are ranked against those captions. With ``zero_shot`` the classes are
+    :func:`zero_shot_labels` in the language (emoji concepts named in it, else each image's first
+    caption in it; ``Evaluation.zero_shot_classes`` says which), prompted with ``template`` or else
+    that language's :data:`ZERO_SHOT_TEMPLATES` entry (the bare name where there is none).
 
     Raises
     ------
@@ -283,7 +293,8 @@ def evaluate_languages(
         index = caption_index(part, lang)
         texts = embed_texts(model, index.texts, batch_size, device)
         emb = Embeddings(images[keep], texts, index.text_image, rates, firing_rate)
-        labels = [r.captions_in(lang)[0] for r in part.images] if zero_shot else None
+        labels, classes = zero_shot_labels(part, lang) if zero_shot else (None, None)
         prompt = template if template is not None else ZERO_SHOT_TEMPLATES.get(lang, "{}")
         results[lang] = _scores(model, emb, labels, prompt, batch_size)
+        results[lang].zero_shot_classes = classes
     return results

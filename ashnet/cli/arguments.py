@@ -12,6 +12,8 @@ __all__ = [
     "add_checkpoint",
     "add_data",
     "add_keys",
+    "add_lang",
+    "languages",
     "add_split",
     "add_overrides",
     "add_run",
@@ -33,6 +35,21 @@ def add_checkpoint(parser: argparse.ArgumentParser) -> None:
 def add_split(parser: argparse.ArgumentParser) -> None:
     """``--split``: which split of the pairs file to use (default test)."""
     parser.add_argument("--split", default="test", choices=list(SPLITS), help="default: test")
+
+
+def add_lang(parser: argparse.ArgumentParser, help: str) -> None:
+    """``--lang``: caption language(s), read by :func:`languages`."""
+    parser.add_argument("--lang", metavar="LANGS", help=help)
+
+
+def languages(spec: str, every: list[str]) -> list[str]:
+    """The codes ``--lang`` names: a code (``sw``), a comma list (``en,ja,sw,ur``) or ``all`` (``every``)."""
+    if spec == "all":
+        return list(every)
+    codes = [code.strip() for code in spec.split(",")]
+    if not all(codes):
+        raise ValueError(f"--lang {spec!r}: give language codes separated by commas, e.g. en,sw")
+    return list(dict.fromkeys(codes))
 
 
 def add_keys(parser: argparse.ArgumentParser, from_run: bool = False) -> None:

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from ..run import RunDir
-from .arguments import add_cache_dir, add_split
+from .arguments import add_cache_dir, add_lang, add_split, languages
 
 EPILOG = """\
 examples:
@@ -15,6 +15,7 @@ examples:
   ashnet compare runs/s*/ashnet runs/s*/baseline runs/s*/twin --reference ashnet \\
       --data openmoji=data/openmoji/pairs.csv --data twemoji=data/twemoji/pairs.csv
   ashnet compare runs/s*/* --data pairs.csv --ensemble baseline+baseline2 --json
+  ashnet compare runs/s*/all4 runs/s*/en --reference all4 --data data/openmoji/pairs.csv --lang ja,sw,ur
 
 Runs are grouped by their folder name (runs/s0/ashnet and runs/s1/ashnet form the group
 'ashnet') and matched across groups by their parent folder (one per seed). --ensemble A+B adds
@@ -23,6 +24,8 @@ A and B runs. Each group gets R@1 (image to text, text to image, and their mean)
 over its runs; with --reference, each other group gets the difference reference - group of the
 seed-averaged mean R@1 and its 95 % paired bootstrap interval over the evaluation images.
 Embeddings are stored in RUN/embeddings/, so comparing again is quick.
+--lang ranks the captions of other languages (the caption_<lang> columns, as in `ashnet eval
+--lang`) over the images that have one; each language gets its own table (JSON key SET/LANG).
 """
 
 
@@ -43,6 +46,9 @@ def add_parser(subparsers) -> None:
         help="evaluation pairs file, optionally named (repeatable); default name: its folder",
     )
     add_split(parser)
+    add_lang(
+        parser, "caption language(s) to rank: a code (sw), a comma list (en,ja,sw,ur) or all (default: en)"
+    )
     parser.add_argument("--reference", help="group whose differences to the others are bootstrapped")
     parser.add_argument(
         "--ensemble", action="append", default=[], metavar="A+B", help="add an ensemble of groups A and B"
@@ -93,6 +99,7 @@ def group_runs(runs: list[Path], ensembles: list[str]) -> dict[str, dict[str, li
 
 def run(args) -> int:
     from .. import compare
+    from ..data import MAIN_LANGUAGE, load_pairs
 
     sets = eval_sets(args.data)
     groups = group_runs(args.runs, args.ensemble)
@@ -100,17 +107,25 @@ def run(args) -> int:
         raise ValueError(f"--reference {args.reference!r} is not a run group ({', '.join(groups)})")
     result, tables = {}, []
     for set_name, pairs in sets.items():
-        hits = {
-            name: [
-                compare.ensemble_hits(members, pairs, args.split, args.cache_dir)
-                if len(members) > 1
-                else compare.run_hits(members[0], pairs, args.split, args.cache_dir)
-                for members in slots.values()
-            ]
-            for name, slots in groups.items()
-        }
-        result[set_name] = compare.compare_groups(hits, args.reference, args.resamples)
-        tables.append(f"## {set_name} ({args.split})\n\n" + compare.table(result[set_name], args.reference))
+        every = [MAIN_LANGUAGE, *load_pairs(pairs).languages] if args.lang == "all" else []
+        for language in [MAIN_LANGUAGE] if args.lang is None else languages(args.lang, every):
+            hits = {
+                name: [
+                    compare.ensemble_hits(members, pairs, args.split, args.cache_dir, language)
+                    if len(members) > 1
+                    else compare.run_hits(members[0], pairs, args.split, args.cache_dir, language)
+                    for members in slots.values()
+                ]
+                for name, slots in groups.items()
+            }
+            key = set_name if args.lang is None else f"{set_name}/{language}"
+            result[key] = compare.compare_groups(hits, args.reference, args.resamples)
+            title = (
+                f"{set_name} ({args.split})"
+                if args.lang is None
+                else f"{set_name} ({args.split}, {language})"
+            )
+            tables.append(f"## {title}\n\n" + compare.table(result[key], args.reference))
     if args.json:
         print(json.dumps(result))
     else:

@@ -6,7 +6,7 @@ import argparse
 import json
 
 from ..data.tasks import TASKS
-from .arguments import add_checkpoint, add_keys, add_split, chosen_keys
+from .arguments import add_checkpoint, add_keys, add_lang, add_split, chosen_keys, languages
 
 EPILOG = """\
 examples:
@@ -38,7 +38,9 @@ gender and family variants ("concept"); for other data each image's first captio
 caption column; "all" is every language of the file) and prints one table, a row per language;
 each language's row covers the images with a caption in it. Its zero-shot prompts are in the
 language ("an emoji of {}", "{}の絵文字", "emoji ya {}", "ایموجی: {}"; the bare name for the
-others) unless --template is given. With --json: {"languages": {LANG: {... as above ...}}}.
+others) unless --template is given; for emoji data its classes are the same concepts as in
+English, named in the language (CLDR), else each image's first caption in the language. With
+--json: {"languages": {LANG: {... as above ...}}}.
 A multilingual model needs model.text.backbone: multilingual-e5-small.
 
 --scene-tasks (with a scenes.json from `ashnet data build scenes`) answers the multiple-choice
@@ -87,11 +89,7 @@ def add_parser(subparsers) -> None:
         "--template",
         help="zero-shot prompt, {} is the class (default: 'an emoji of {}', per language with --lang)",
     )
-    parser.add_argument(
-        "--lang",
-        metavar="LANGS",
-        help="caption language(s): a code (sw), a comma list (en,ja,sw,ur) or all; one row each",
-    )
+    add_lang(parser, "caption language(s): a code (sw), a comma list (en,ja,sw,ur) or all; one row each")
     parser.add_argument(
         "--scene-tasks",
         action="store_true",
@@ -278,25 +276,15 @@ def run(args) -> int:
     return 0
 
 
-def _languages(spec: str, table) -> list[str]:
-    from ..data import MAIN_LANGUAGE
-
-    if spec == "all":
-        return [MAIN_LANGUAGE, *table.languages]
-    languages = [lang.strip() for lang in spec.split(",")]
-    if not all(languages):
-        raise ValueError(f"--lang {spec!r}: give language codes separated by commas, e.g. en,sw")
-    return list(dict.fromkeys(languages))
-
-
 def _run_languages(args, model, config, table) -> int:
+    from ..data import MAIN_LANGUAGE
     from ..evaluate import evaluate_languages
 
-    languages = _languages(args.lang, table)
+    codes = languages(args.lang, [MAIN_LANGUAGE, *table.languages])
     results = evaluate_languages(
         model,
         table,
-        languages,
+        codes,
         config.data.image_size,
         args.batch_size,
         zero_shot=args.zero_shot,
@@ -305,7 +293,14 @@ def _run_languages(args, model, config, table) -> int:
     )
     if args.json:
         out = {
-            lang: {**r.to_json(), **({"zero_shot": r.zero_shot} if args.zero_shot else {})}
+            lang: {
+                **r.to_json(),
+                **(
+                    {"zero_shot": r.zero_shot, "zero_shot_classes": r.zero_shot_classes}
+                    if args.zero_shot
+                    else {}
+                ),
+            }
             for lang, r in results.items()
         }
         print(json.dumps({"languages": out}, ensure_ascii=False))
@@ -319,6 +314,8 @@ def _run_languages(args, model, config, table) -> int:
         )
         row = f"{lang:<5} {r.n_images:>6} {r.n_texts:>6}  {recalls}"
         print(row + (f"  {r.zero_shot:9.1f}" if args.zero_shot else ""))
+    if args.zero_shot:
+        print("zero-shot classes: " + ", ".join(f"{k} {r.zero_shot_classes}s" for k, r in results.items()))
     first = next(iter(results.values()))
     if first.firing_rate is not None:
         print(
@@ -331,10 +328,9 @@ def _run_scene_tasks(args, model, config) -> int:
     from ..data.scene_languages import LANGUAGES
     from ..evaluate_choices import CHANCE, CHOICE_TASKS, choice_accuracy
 
-    spec = args.lang or "en"
-    languages = list(LANGUAGES) if spec == "all" else [lang.strip() for lang in spec.split(",")]
+    codes = languages(args.lang or "en", LANGUAGES)
     results = choice_accuracy(
-        model, args.data, CHOICE_TASKS, tuple(languages), args.split, config.data.image_size
+        model, args.data, CHOICE_TASKS, tuple(codes), args.split, config.data.image_size
     )
     if args.json:
         print(json.dumps({"scene_tasks": results}))

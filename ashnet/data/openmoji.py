@@ -248,9 +248,16 @@ def concept(text: str) -> str:
     return _SAME_CONCEPT.get(key, key)
 
 
-def concept_name(text: str) -> str:
-    """The English name of an emoji's :func:`concept` (``"👩🏽‍⚕️"`` -> ``"health worker"``)."""
+def concept_name(text: str, language: str = "en") -> str | None:
+    """The name of an emoji's :func:`concept` in ``language``.
+
+    English names come from the ``emoji`` package, as the English captions do (``"👩🏽‍⚕️"`` ->
+    ``"health worker"``); other languages get the CLDR name of the concept emoji, as their
+    ``caption_<lang>`` columns do (``"sw"``: ``"mhudumu wa afya"``), or None where CLDR has none.
+    """
     key = concept(text)
+    if language != "en":
+        return cldr_names(language).get(emoji_key(key))
     data = emoji.EMOJI_DATA.get(key) or emoji.EMOJI_DATA.get(key + "\ufe0f") or emoji.EMOJI_DATA[text]
     return _readable(data["en"])
 

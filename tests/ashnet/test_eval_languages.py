@@ -111,7 +111,16 @@ def test_train_on_languages_then_eval_lang(multilingual_pairs, tmp_path, capsys)
     result = json.loads(capsys.readouterr().out)["languages"]
     assert list(result) == ["en", "ja", "sw"]
     assert result["sw"]["n_images"] == 4 and 0 <= result["sw"]["zero_shot"] <= 100
-    assert set(result["en"]) == {"i2t", "t2i", "n_images", "n_texts", "firing_rate", "zero_shot"}
+    assert set(result["en"]) == {
+        "i2t",
+        "t2i",
+        "n_images",
+        "n_texts",
+        "firing_rate",
+        "zero_shot",
+        "zero_shot_classes",
+    }
+    assert result["sw"]["zero_shot_classes"] == "caption"  # files not named by emoji
     assert main(["eval", "--checkpoint", str(run), "--data", data, "--split", "val", "--lang", "sw"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "val: 4 images; retrieval per caption language (recall in %)"
@@ -124,3 +133,67 @@ def test_train_on_languages_then_eval_lang(multilingual_pairs, tmp_path, capsys)
     assert "no captions in ['ur']" in capsys.readouterr().err
     assert main([*args[:-4], "--out", str(tmp_path / "b"), "--set", "data.languages=[ur]"]) == 2
     assert "no training images with captions in ['ur']" in capsys.readouterr().err
+
+
+def test_zero_shot_classes_are_the_english_concepts_named_in_each_language(tmp_path, tiny_model):
+    from PIL import Image
+
+    from ashnet.evaluate import zero_shot_labels
+
+    # thumbs up and a skin-tone variant of it (one concept), cat face. The classes are the concepts'
+    # CLDR names, not the captions (here placeholders, so the two cannot be confused).
+    rows = [
+        ("1F44D.png", "thumbs up", "sw 1", "ja 1"),
+        ("1F44D-1F3FD.png", "thumbs up: medium skin tone", "sw 2", "ja 2"),
+        ("1F431.png", "cat face", "sw 3", ""),
+    ]
+    for name, *_ in rows:
+        Image.new("RGB", (16, 16), "white").save(tmp_path / name)
+    (tmp_path / "pairs.csv").write_text(
+        "image,caption,split,caption_sw,caption_ja,caption_xx\n"
+        + "".join(f"{n},{en},test,{sw},{ja},{n} xx\n" for n, en, sw, ja in rows),
+        encoding="utf-8",
+    )
+    table = load_pairs(tmp_path / "pairs.csv")
+    assert zero_shot_labels(table) == (["thumbs up", "thumbs up", "cat face"], "concept")
+    assert zero_shot_labels(table, "sw") == (["dole gumba juu", "dole gumba juu", "uso wa paka"], "concept")
+    ja = table.in_languages(["ja"])  # the images with a Japanese caption
+    assert zero_shot_labels(ja, "ja") == (["サムズアップ", "サムズアップ"], "concept")
+    # A language CLDR does not name: each image's first caption in it, one class per image.
+    assert zero_shot_labels(table, "xx") == ([f"{n} xx" for n, *_ in rows], "caption")
+    results = evaluate_languages(tiny_model, table, ["sw", "ja", "xx"], 16, zero_shot=True, progress=False)
+    assert {k: r.zero_shot_classes for k, r in results.items()} == {
+        "sw": "concept",
+        "ja": "concept",
+        "xx": "caption",
+    }
+    assert results["ja"].n_images == 2
+
+
+@pytest.mark.slow
+def test_compare_lang_ranks_each_language_as_eval_lang_does(multilingual_pairs, tmp_path, capsys):
+    from ashnet.checkpoint import load_run
+    from ashnet.compare import run_hits
+
+    data = str(multilingual_pairs)
+    for seed in (0, 1):
+        args = ["train", "--config", "tiny", "--data", data, "--out", str(tmp_path / f"s{seed}" / "m")]
+        assert main([*args, "--set", "train.max_steps=2", "--set", f"seed={seed}"]) == 0
+    run = tmp_path / "s0" / "m"
+    model, config = load_run(run)
+    table = load_pairs(multilingual_pairs).split("train")
+    expected = evaluate_languages(model.eval(), table, ["sw", "ja"], config.data.image_size, progress=False)
+    for lang in ("sw", "ja"):
+        h = run_hits(run, multilingual_pairs, "train", language=lang)
+        assert (len(h.i2t), len(h.t2i)) == (expected[lang].n_images, expected[lang].n_texts)
+        assert h.r1() == pytest.approx((expected[lang].i2t["r1"], expected[lang].t2i["r1"]))
+    capsys.readouterr()
+    runs = [str(tmp_path / f"s{seed}" / "m") for seed in (0, 1)]
+    assert (
+        main(["compare", *runs, "--data", f"tiny={data}", "--split", "train", "--lang", "sw,ja", "--json"])
+        == 0
+    )
+    result = json.loads(capsys.readouterr().out)
+    assert list(result) == ["tiny/sw", "tiny/ja"] and result["tiny/ja"]["m"]["seeds"] == 2
+    per_seed = [run_hits(r, multilingual_pairs, "train", language="ja").r1()[0] for r in runs]
+    assert result["tiny/ja"]["m"]["i2t"][0] == pytest.approx(sum(per_seed) / 2)
