@@ -269,7 +269,10 @@ def attach(
     out, runtime = _start(cfg, out, resume)
     torch.manual_seed(cfg.seed)
     vlm, features = _build(cfg)
-    original = {k: v.clone() for k, v in vlm.base.state_dict().items()} if cfg.method == "wise" else None
+    # named_parameters lists a tied weight (SmolLM2's embedding = output layer) once, so it moves once
+    original = (
+        {k: v.detach().clone() for k, v in vlm.base.named_parameters()} if cfg.method == "wise" else None
+    )
     vlm = _prepare(vlm, cfg)
     items = []
     if cfg.captions is not None:
@@ -310,7 +313,7 @@ def attach(
     )
     if original is not None:  # WiSE-FT: halfway between the original and the fine-tuned LM
         with torch.no_grad():
-            for name, p in vlm.base.state_dict().items():
+            for name, p in vlm.base.named_parameters():
                 p.copy_(0.5 * (p + original[name]))
         state = load_checkpoint(RunDir(out).checkpoint)
         state["model"] = trainable.state_dict()

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from ashnet.config import load_config
+from ashnet.lm.loader import load_language_model
 from ashnet.lm.prompts import collate, encode_episode
 from ashnet.lm.text_tasks import HELD_OUT_TASKS, text_tasks
 from ashnet.lm.train import LMRunConfig, attach, icl_episodes, load_lm_run, pretrain_icl
@@ -86,6 +87,32 @@ def test_attach_methods_change_what_they_should(
     items = load_captions(tiny_pairs)[:2]
     batch = collate([encode_episode(vlm.tokenizer, [], e, 2, 256) for e in items], vlm.pad_id)
     assert torch.isfinite(vlm.loss(batch, features(batch.images)))
+
+
+@pytest.mark.slow
+def test_wise_lands_halfway_between_the_start_and_plain(tiny_llama, tiny_pairs, encoder_run, tmp_path):
+    # The tiny Llama ties its embedding and output layer (as SmolLM2 does): a tied weight must move
+    # halfway once, not twice (to a quarter) through its two names.
+    lm = load_language_model(tiny_llama).model
+    assert lm.get_output_embeddings().weight is lm.get_input_embeddings().weight
+    cfg = dict(
+        lm=str(tiny_llama),
+        encoder=str(encoder_run),
+        source="fused",
+        n_tokens=2,
+        captions=str(tiny_pairs),
+        steps=3,
+        batch_size=4,
+        lr=1e-2,
+    )
+    start = {k: v.clone() for k, v in lm.state_dict().items()}
+    ends = {}
+    for method in ("plain", "wise"):
+        attach(LMRunConfig(method=method, **cfg), tmp_path / method, progress=False)
+        ends[method] = _lm_weights(load_lm_run(tmp_path / method)[0])
+    for k, w in start.items():
+        assert not torch.equal(ends["plain"][k], w), k
+        torch.testing.assert_close(ends["wise"][k], 0.5 * (w + ends["plain"][k]), msg=k)
 
 
 @pytest.mark.slow
