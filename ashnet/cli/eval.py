@@ -52,7 +52,9 @@ of four rationales is true). It prints accuracy in percent per language and task
 --task vqa evaluates an `ashnet lm attach` run: free-text answers (greedy), exact match after
 normalisation (lower case, no punctuation or articles, number words as digits), in percent. With
 --shots K each question follows K demonstrations (image, question, answer) drawn from the train split,
-one set per seed (--seeds) shared by every question; the mean and sd over seeds are printed.
+one set per seed (--seeds) shared by every question; the mean and sd over seeds are printed. With
+--json each shot count also gives "correct": the first seed's exact match per question (for paired
+comparisons of runs on the same questions).
 --task language measures what an `ashnet lm` run kept of the language model: perplexity on held-out
 English prose (Python's reference topics, every fifth) and --shots-shot exact match on the held-out
 text tasks (colour, last word, is a face; test emoji names). --data is not used.
@@ -133,7 +135,7 @@ def run_vqa(args) -> int:
     rows = []
     for k in args.shots:
         r = kshot_accuracy(vlm, pool, queries, k, features, seeds=tuple(range(args.seeds)))
-        rows.append({key: r[key] for key in ("shots", "accuracy", "sd", "per_seed")})
+        rows.append({key: r[key] for key in ("shots", "accuracy", "sd", "per_seed", "correct")})
         if not args.json:
             print(
                 f"{args.split}: {len(queries)} questions, {k}-shot exact match "

@@ -124,7 +124,7 @@ def kshot_accuracy(
 
     For each seed one set of ``shots`` demonstrations is drawn from ``pool`` (the training split)
     and shared by every query. Returns ``accuracy`` (mean over seeds), ``sd``, ``per_seed`` and
-    the ``predictions`` of the first seed.
+    the first seed's ``predictions`` and ``correct`` (per question: for paired comparisons of runs).
     """
     if not queries:
         raise ValueError("no questions to evaluate")
@@ -132,16 +132,14 @@ def kshot_accuracy(
     for seed in seeds if shots else seeds[:1]:  # without demonstrations every seed gives the same answers
         demos = random.Random(seed).sample(pool, shots) if shots else []
         predicted = generate_answers(vlm, demos, queries, features, batch_size=batch_size)
-        per_seed.append(
-            100.0
-            * sum(exact_match(p, q.answer) for p, q in zip(predicted, queries, strict=True))
-            / len(queries)
-        )
-        first = first or predicted
+        correct = [exact_match(p, q.answer) for p, q in zip(predicted, queries, strict=True)]
+        per_seed.append(100.0 * sum(correct) / len(queries))
+        first = first or (predicted, correct)
     return {
         "shots": shots,
         "accuracy": statistics.mean(per_seed),
         "sd": statistics.stdev(per_seed) if len(per_seed) > 1 else 0.0,
         "per_seed": per_seed,
-        "predictions": first,
+        "predictions": first[0],
+        "correct": first[1],
     }

@@ -62,6 +62,8 @@ def test_pretrain_attach_and_kshot_eval(tiny_llama, tiny_pairs, tmp_path, capsys
     out = json.loads(capsys.readouterr().out)
     assert [r["shots"] for r in out["results"]] == [0, 2] and out["n_questions"] == 4
     assert len(out["results"][1]["per_seed"]) == 2
+    first = out["results"][1]
+    assert len(first["correct"]) == 4 and 25.0 * sum(first["correct"]) == first["per_seed"][0]
 
 
 def test_attach_without_data_is_one_line_error(tmp_path, capsys):

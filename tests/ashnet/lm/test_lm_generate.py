@@ -83,3 +83,4 @@ def test_kshot_accuracy_scores_exact_matches(vlm):
     result = kshot_accuracy(vlm, truth, truth, 0, features)
     assert result["accuracy"] == pytest.approx(50.0 if predicted[0] else 0.0)
     assert result["per_seed"] == [result["accuracy"]]  # 0-shot needs one pass only
+    assert result["correct"] == [bool(predicted[0]), False]
