@@ -32,6 +32,7 @@ __all__ = [
     "linear_norm",
     "masked_token_mean",
     "rename_legacy_keys",
+    "pool_onto_grid",
     "repeat_onto_grid",
     "tokenwise",
 ]
@@ -60,17 +61,29 @@ def masked_token_mean(x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tenso
     return (x * m).sum(dim=-2) / m.sum(dim=-2).clamp(min=1)
 
 
+def _square_maps(tokens: torch.Tensor, n: int, finer: bool) -> tuple[torch.Tensor, int]:
+    """Tokens ``[B, N, D]`` as a map ``[B, D, s, s]`` and the side of the ``n``-token map they go onto."""
+    side, target = math.isqrt(tokens.shape[1]), math.isqrt(n)
+    if side * side != tokens.shape[1] or target * target != n or (target < side if finer else target > side):
+        raise ValueError(
+            f"cannot {'repeat' if finer else 'pool'} {tokens.shape[1]} tokens onto a grid of {n}: both must "
+            f"be square maps, the grid at least as {'fine' if finer else 'coarse'} (use square images)"
+        )
+    return tokens.transpose(1, 2).reshape(tokens.shape[0], -1, side, side), target
+
+
 def repeat_onto_grid(tokens: torch.Tensor, n: int) -> torch.Tensor:
     """Tokens ``[B, N, D]`` of a square ``sqrt(N)``-side map repeated onto a square map of ``n`` tokens
     (nearest neighbour): ``[B, n, D]``."""
-    side, target = math.isqrt(tokens.shape[1]), math.isqrt(n)
-    if side * side != tokens.shape[1] or target * target != n or target < side:
-        raise ValueError(
-            f"cannot repeat {tokens.shape[1]} tokens onto a grid of {n}: both must be square maps, "
-            "the grid at least as fine (use square images)"
-        )
-    x = tokens.transpose(1, 2).reshape(tokens.shape[0], -1, side, side)
+    x, target = _square_maps(tokens, n, finer=True)
     return F.interpolate(x, size=(target, target), mode="nearest").flatten(2).transpose(1, 2)
+
+
+def pool_onto_grid(tokens: torch.Tensor, n: int) -> torch.Tensor:
+    """Tokens ``[B, N, D]`` of a square map averaged onto a coarser square map of ``n`` tokens
+    (adaptive average pooling): ``[B, n, D]``; e.g. spike rates on a level grid onto the backbone's tokens."""
+    x, target = _square_maps(tokens, n, finer=False)
+    return F.adaptive_avg_pool2d(x, target).flatten(2).transpose(1, 2)
 
 
 def tokenwise(layer: nn.Module, x: torch.Tensor) -> torch.Tensor:

@@ -15,6 +15,7 @@ import math
 import torch
 from torch import nn
 
+from .abstract import pool_onto_grid
 from .ashnet import ASHNet
 from .concrete import ConcreteOutput
 from .text import TextFeatures
@@ -138,7 +139,8 @@ class TaskModel(nn.Module):
         return self
 
     def embed(self, concrete: ConcreteOutput, text: TextFeatures):
-        """Image and text embeddings ``[B, E]``, image tokens ``[B, N, C]`` and spike rates ``[B, N, D]``."""
+        """Image and text embeddings ``[B, E]``, image tokens ``[B, N, C]`` and spike rates ``[B, N, D]``
+        (averaged onto the image tokens when the spiking branch reads a finer level grid)."""
         if self.blind:
             B, N, C = concrete.tokens.shape
             text_embedding = self.model.embed_text(text)
@@ -150,6 +152,8 @@ class TaskModel(nn.Module):
             image, text_embedding = self.model.embed_image(concrete), self.model.embed_text(text)
             tokens = concrete.tokens
         rates = image.spikes.mean(0) if image.spikes is not None else None
+        if rates is not None and rates.shape[1] != tokens.shape[1]:  # spikes on a finer level grid
+            rates = pool_onto_grid(rates, tokens.shape[1])
         return image.embedding, text_embedding, tokens, rates
 
     def forward(self, images: list[ConcreteOutput], text: TextFeatures):

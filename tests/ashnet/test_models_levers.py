@@ -12,8 +12,9 @@ from ashnet.demo import twin_of
 from ashnet.energy import ann_twin
 from ashnet.export import export_pt2, spiking_core
 from ashnet.models import AbstractEncoder, ConcreteEncoder, build_model
-from ashnet.models.abstract import repeat_onto_grid
+from ashnet.models.abstract import pool_onto_grid, repeat_onto_grid
 from ashnet.models.concrete import stage_grid
+from ashnet.models.heads import TaskModel
 
 # timm's test_efficientnet (random weights): at 64 px the final map is 2x2 (64 channels after the
 # head), level 2 is 8x8 (32 channels) and level 3 is 4x4 (48 channels).
@@ -59,6 +60,15 @@ def test_repeat_onto_grid_is_nearest_neighbour_and_refuses_non_square_maps():
         repeat_onto_grid(torch.randn(2, 6, 3), 16)
     with pytest.raises(ValueError, match="at least as fine"):
         repeat_onto_grid(tokens, 1)
+
+
+def test_pool_onto_grid_averages_blocks_and_undoes_the_repeat():
+    tokens = torch.randn(2, 16, 3)  # a 4x4 map
+    out = pool_onto_grid(tokens, 4)
+    torch.testing.assert_close(out[:, 1], tokens[:, [2, 3, 6, 7]].mean(1))  # the top-right 2x2 block
+    torch.testing.assert_close(pool_onto_grid(repeat_onto_grid(out, 16), 4), out)
+    with pytest.raises(ValueError, match="at least as coarse"):
+        pool_onto_grid(out, 16)
 
 
 def test_concrete_encoder_adds_the_chosen_levels_as_a_grid():
@@ -145,6 +155,19 @@ def test_model_reads_the_grid_and_its_twin_matches_its_parameters(tiny_text_dir)
     torch.testing.assert_close(
         ann_twin(model).encode_image(x).embedding, twin.eval().encode_image(x).embedding
     )
+
+
+def test_grounding_pairs_each_image_token_with_the_spike_rates_of_its_grid_block(tiny_text_dir):
+    model = build_model(lever_config(tiny_text_dir, stages=(2,), stage_timing="cascade")).eval()
+    task_model = TaskModel(model, "grounding", hidden=8)
+    concrete = model.encode_concrete(images(2))
+    text = model.encode_text_features(["a red square", "a blue disc"])
+    _, _, tokens, rates = task_model.embed(concrete, text)
+    spikes = model.embed_image(concrete).spikes  # on the 8x8 grid of level 2
+    assert tokens.shape[1] == 4 and rates.shape == (2, 4, 16)  # the 2x2 final map
+    torch.testing.assert_close(rates, pool_onto_grid(spikes.mean(0), 4))
+    scores, boxes = task_model([concrete], text)
+    assert scores.shape == (2, 4) and boxes.shape == (2, 4, 4)
 
 
 def test_twin_of_a_cascade_config_sums_the_levels():
