@@ -28,7 +28,6 @@ from ..config import Config
 from ..data import ImageRecord, PairTable
 from ..data.tasks import TaskData, load_task
 from ..evaluate_tasks import evaluate_task
-from ..models import ConcreteOutput
 from ..models.multitask import MultiTaskModel
 from ..run import RunDir
 from .batches import batches_per_epoch
@@ -131,7 +130,7 @@ class MultiTaskInputs:
         """Backbone tokens by expert (MoVE) or the concrete output of images ``ids``."""
         if self.mixed:
             return {name: out.tokens[ids].to(self.device) for name, out in self.images.items()}
-        return ConcreteOutput(*(t[ids].to(self.device) for t in self.images["concrete"]))
+        return self.images["concrete"].select(ids).to(self.device)
 
     def task_batch(self, task: str, index) -> tuple:
         """Images (per image slot), text features, targets and text ids of ``task``'s examples ``index``."""
