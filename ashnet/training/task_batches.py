@@ -37,8 +37,9 @@ def encode_targets(data: TaskData, classes: list[str]) -> torch.Tensor:
 
 
 def take(features, index: torch.Tensor):
-    """Rows ``index`` of every tensor of a :class:`ConcreteOutput` or :class:`TextFeatures`."""
-    return type(features)(*(t[index] for t in features))
+    """Rows ``index`` of every tensor of a :class:`ConcreteOutput` or :class:`TextFeatures` (absent
+    fields, such as the level grid of a model without levels, stay ``None``)."""
+    return type(features)(*(None if t is None else t[index] for t in features))
 
 
 class TaskInputs:
