@@ -35,7 +35,8 @@ def test_every_command_has_help_with_examples(command, capsys):
 def test_train_eval_json_pretrain_and_resume(tiny_pairs, tmp_path, capsys):
     data = str(tiny_pairs)
     stua = tmp_path / "stua"
-    pretrain = ["pretrain-stua", "--config", "tiny", "--data", data, "--out", str(stua), "--set", "stua.steps=2"]
+    pretrain = ["pretrain-stua", "--config", "tiny", "--data", data, "--out", str(stua)]
+    pretrain += ["--set", "stua.steps=2"]
     assert main(pretrain) == 0
     run = tmp_path / "run"
     args = ["train", "--config", "tiny", "--data", data, "--out", str(run), "--set", "train.max_steps=2"]
