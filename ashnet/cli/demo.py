@@ -16,6 +16,8 @@ examples:
   ashnet demo --resume                     # continue a demo that was stopped or killed
   ashnet demo --tasks --quick              # every task on small scenes with tiny models, minutes
   ashnet demo --tasks --seeds 3            # the task suite: ASH-Net vs ANN-only, dual vs fused
+  ashnet demo --tasks --seeds 3 --task-set train.max_steps=60 --task-set data.batch_size=32
+                                           # shorter fine-tuning runs (--set: the pre-training)
 
 Steps: build OpenMoji at the config's image size (cached); for each seed train ASH-Net (after STUA
 pre-training when stua.steps > 0), the ANN-only baseline, the parameter-matched ANN twin and a
@@ -71,6 +73,13 @@ def add_parser(subparsers) -> None:
         help="continue the demo in OUT: keep finished runs, resume the interrupted one from its checkpoint",
     )
     parser.add_argument("--tasks", action="store_true", help="the vision-language task suite instead")
+    parser.add_argument(
+        "--task-set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="with --tasks: override a key of every fine-tuning run's task_<task> config (repeatable)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -81,9 +90,14 @@ def run_tasks(args) -> int:
         raise ValueError(f"--seeds must be >= 1, got {args.seeds}")
     if args.quick:
         options = {"config": "tiny", "n_scenes": 200, "emoji_limit": 600, "easy_vqa": False}
-        options.update(pretrain_overrides=(*QUICK_PRETRAIN, *args.set), task_overrides=QUICK_TASKS)
+        options.update(pretrain_overrides=(*QUICK_PRETRAIN, *args.set))
+        options.update(task_overrides=(*QUICK_TASKS, *args.task_set))
     else:
-        options = {"config": args.config, "pretrain_overrides": tuple(args.set)}
+        options = {
+            "config": args.config,
+            "pretrain_overrides": tuple(args.set),
+            "task_overrides": tuple(args.task_set),
+        }
     result = run_task_suite(args.out, seeds=tuple(range(args.seeds)), **options)
     print(result["table"])
     print("\nDifferences on test (points, paired bootstrap 95 % interval over test images, seeds):")
@@ -98,6 +112,8 @@ def run(args) -> int:
 
     if args.tasks:
         return run_tasks(args)
+    if args.task_set:
+        raise ValueError("--task-set needs --tasks (use --set for the demo's config)")
 
     config, limit = ("tiny", 300) if args.quick else (args.config, None)
     cross = eval_sets(args.cross) if args.cross else None

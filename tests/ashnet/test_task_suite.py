@@ -88,3 +88,24 @@ def test_paired_difference_resamples_test_images_and_pairs_seeds():
         paired_difference(a, [record(0, [0, 0, 0, 0], images=(0, 1, 1, 1))])
     table = differences_table([{**r, "variant": "ASH-Net dual", "dataset": "d", "task": "t"} for r in a])
     assert table.splitlines()[-1] == "| d | t | - | - | - | - |"
+
+
+def test_cli_passes_task_settings_to_every_fine_tuning_run(tmp_path, monkeypatch, capsys):
+    from ashnet.cli import main
+
+    seen = {}
+
+    def fake_suite(out, seeds, **options):
+        seen.update(options, seeds=seeds)
+        return {"table": "T", "differences": "D", "total_s": 0.0}
+
+    monkeypatch.setattr(task_suite, "run_task_suite", fake_suite)
+    argv = ["demo", "--tasks", "--seeds", "2", "--out", str(tmp_path), "--set", "train.epochs=1"]
+    assert main([*argv, "--task-set", "train.max_steps=7", "--task-set", "model.fiber.layers=1"]) == 0
+    assert seen["seeds"] == (0, 1)
+    assert seen["pretrain_overrides"] == ("train.epochs=1",)
+    assert seen["task_overrides"] == ("train.max_steps=7", "model.fiber.layers=1")
+    assert main(["demo", "--tasks", "--quick", "--out", str(tmp_path), "--task-set", "task.hidden=8"]) == 0
+    assert seen["task_overrides"][-1] == "task.hidden=8" and len(seen["task_overrides"]) > 1  # after quick
+    assert main(["demo", "--out", str(tmp_path), "--task-set", "train.max_steps=7"]) == 2
+    assert "--task-set needs --tasks" in capsys.readouterr().err
