@@ -29,7 +29,9 @@ from ashnet.viz import text_to_image_grid, training_curves
 from neuro import viz
 
 WORK = Path(tempfile.gettempdir()) / "ashnet_tutorials"  # data and feature caches
-RUNS = Path(tempfile.mkdtemp(prefix="ashnet_tutorial3_"))  # fresh run directories
+RUNS = WORK / "tutorial3_runs"  # this tutorial's run directories, replaced on every run
+shutil.rmtree(RUNS, ignore_errors=True)
+RUNS.mkdir(parents=True)
 
 # %%
 # The data

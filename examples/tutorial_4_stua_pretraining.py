@@ -30,7 +30,9 @@ from ashnet.run import read_metrics
 from ashnet.training import pretrain_stua, train
 
 WORK = Path(tempfile.gettempdir()) / "ashnet_tutorials"  # data and feature caches
-RUNS = Path(tempfile.mkdtemp(prefix="ashnet_tutorial4_"))  # fresh run directories
+RUNS = WORK / "tutorial4_runs"  # this tutorial's run directories, replaced on every run
+shutil.rmtree(RUNS, ignore_errors=True)
+RUNS.mkdir(parents=True)
 
 # %%
 # Captions, and nothing else

@@ -30,7 +30,9 @@ from neuro.export import from_nir, read_nir, to_nir
 
 warnings.filterwarnings("ignore")  # the peer importers warn about their own internals
 torch.manual_seed(0)
-OUT = Path(tempfile.mkdtemp(prefix="ashnet_tutorial5_"))
+OUT = Path(tempfile.gettempdir()) / "ashnet_tutorials" / "tutorial5"  # replaced per run
+shutil.rmtree(OUT, ignore_errors=True)
+OUT.mkdir(parents=True)
 
 # %%
 # A small network and its graph

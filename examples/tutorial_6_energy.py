@@ -36,7 +36,9 @@ from neuro.energy import EnergyCosts, EnergyMeter
 
 torch.manual_seed(0)
 WORK = Path(tempfile.gettempdir()) / "ashnet_tutorials"  # data and feature caches
-RUNS = Path(tempfile.mkdtemp(prefix="ashnet_tutorial6_"))  # fresh run directory
+RUNS = WORK / "tutorial6_runs"  # this tutorial's run directories, replaced on every run
+shutil.rmtree(RUNS, ignore_errors=True)
+RUNS.mkdir(parents=True)
 
 # %%
 # Counting a small network

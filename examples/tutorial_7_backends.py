@@ -121,7 +121,7 @@ print(f"lean mode: input-gradient max abs error against the reference {lean_err:
 
 # benchmarks/ sits next to the neuro package in a clone of the repository.
 script = Path(neuro.__file__).resolve().parent.parent / "benchmarks" / "neurons.py"
-out = Path(tempfile.mkdtemp(prefix="ashnet_tutorial7_")) / "neurons.json"
+out = Path(tempfile.gettempdir()) / "ashnet_tutorials" / "tutorial7_neurons.json"
 args = ["--T", "16", "--B", "8", "--N", "4096", "--repeats", "7", "--warmup", "2"]
 # every row but the torch.compile one, whose compilation alone takes minutes
 args += ["--only", "neuro", "spikingjelly", "norse", "snntorch", "naive torch loop"]

@@ -12,6 +12,7 @@ adds gated cross-attention to the top text layers and to the image tokens; its g
 start at zero, so before training the model is exactly the dual encoder it came from.
 """
 
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -29,7 +30,9 @@ from ashnet.training.finetune import finetune, load_task_run
 from ashnet.training.task_batches import TaskInputs
 
 WORK = Path(tempfile.gettempdir()) / "ashnet_tutorials"  # data and feature caches
-RUNS = Path(tempfile.mkdtemp(prefix="ashnet_tutorial8_"))  # fresh run directories
+RUNS = WORK / "tutorial8_runs"  # this tutorial's run directories, replaced on every run
+shutil.rmtree(RUNS, ignore_errors=True)
+RUNS.mkdir(parents=True)
 
 # %%
 # Scenes

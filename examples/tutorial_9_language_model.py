@@ -35,7 +35,9 @@ from ashnet.lm.vqa_data import load_vqa
 from ashnet.training import train
 
 WORK = Path(tempfile.gettempdir()) / "ashnet_tutorials"
-RUNS = Path(tempfile.mkdtemp(prefix="ashnet_tutorial9_"))
+RUNS = WORK / "tutorial9_runs"  # this tutorial's run directories, replaced on every run
+shutil.rmtree(RUNS, ignore_errors=True)
+RUNS.mkdir(parents=True)
 
 # %%
 # The language model, and in-context learning from text alone
