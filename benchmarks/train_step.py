@@ -84,8 +84,13 @@ def cached_features(config, batch: int):
     with torch.no_grad():
         concrete = model.encode_concrete(torch.rand(batch, 3, size, size, generator=g))
         text = model.encode_text_features(captions)
-    # the feature cache stores and indexes contiguous copies (ashnet.training.features)
-    return type(concrete)(*(t.contiguous() for t in concrete)), type(text)(*(t.contiguous() for t in text))
+
+    # the feature cache stores and indexes contiguous copies (ashnet.training.features); fields a
+    # model does not produce (the level grid without model.abstract.stages) stay None
+    def contiguous(features):
+        return type(features)(*(None if t is None else t.contiguous() for t in features))
+
+    return contiguous(concrete), contiguous(text)
 
 
 def main(argv=None) -> int:
