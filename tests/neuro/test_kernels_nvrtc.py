@@ -38,16 +38,22 @@ def _check(result):
 
 
 def compile_ptx(source: str, arch: str) -> tuple[str, str]:
-    """PTX and the compiler's log for ``source`` on ``arch``; raises with the log if NVRTC fails."""
+    """PTX and the compiler's log for ``source`` on ``arch``; raises with the log if NVRTC fails.
+
+    NVRTC writes the log and the PTX into the buffers it is given: they must be ``bytearray``s.
+    Into ``b" " * n``, an immutable ``bytes``, it wrote the interpreter's shared one-byte ``b" "``
+    when the log was empty (n = 1), which turned every ``b" "`` of the process into ``b"\\x00"``
+    and broke, for one, ``torch.load`` of legacy-format files in later tests.
+    """
     prog = _check(nvrtc.nvrtcCreateProgram(source.encode(), b"neuro_lif.cu", 0, [], []))
     try:
         options = [f"--gpu-architecture={arch}".encode(), *(o.encode() for o in NVRTC_OPTIONS)]
         (err,) = nvrtc.nvrtcCompileProgram(prog, len(options), options)
-        log = b" " * _check(nvrtc.nvrtcGetProgramLogSize(prog))
+        log = bytearray(_check(nvrtc.nvrtcGetProgramLogSize(prog)))
         _check((nvrtc.nvrtcGetProgramLog(prog, log)[0], None))
         log = log.decode(errors="replace").rstrip("\x00 \n")
         assert err == nvrtc.nvrtcResult.NVRTC_SUCCESS, f"NVRTC failed for {arch}:\n{log}"
-        ptx = b" " * _check(nvrtc.nvrtcGetPTXSize(prog))
+        ptx = bytearray(_check(nvrtc.nvrtcGetPTXSize(prog)))
         _check((nvrtc.nvrtcGetPTX(prog, ptx)[0], None))
         return ptx.decode().rstrip("\x00"), log
     finally:
@@ -69,6 +75,8 @@ def test_cuda_source_compiles_to_ptx_without_warnings(surrogate, arch):
     entries = set(re.findall(r"\.entry (\w+)\(", ptx))
     want = {f"neuro_lif_{d}{sfx}" for d in ("fwd", "bwd") for sfx in DTYPES.values()}
     assert entries == want
+    space = b" "  # the interpreter's shared one-byte object (b" "[0] would be folded at compile time)
+    assert space[0] == 0x20  # the empty log went into a buffer of ours, not into the shared b" "
 
 
 def test_a_compile_error_is_reported_with_the_line():
