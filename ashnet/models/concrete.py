@@ -46,10 +46,6 @@ class ConcreteOutput(NamedTuple):
         """The same output with every tensor on ``device``."""
         return ConcreteOutput(*(None if t is None else t.to(device) for t in self))
 
-    def select(self, index) -> ConcreteOutput:
-        """The rows ``index`` (a batch of images) of every tensor."""
-        return ConcreteOutput(*(None if t is None else t[index] for t in self))
-
 
 def stage_grid(maps: list[torch.Tensor]) -> torch.Tensor:
     """Feature maps ``[B, C_k, H_k, W_k]`` as one token grid ``[B, H * W, sum C_k]``.

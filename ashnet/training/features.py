@@ -14,7 +14,13 @@ from ..checkpoint import load_checkpoint, save_checkpoint
 from ..data import ImageTextDataset
 from ..models import ConcreteOutput, TextFeatures
 
-__all__ = ["FeatureCache", "cache_features", "cache_backbone_tokens"]
+__all__ = ["FeatureCache", "cache_features", "cache_backbone_tokens", "take"]
+
+
+def take(features, index: torch.Tensor):
+    """Rows ``index`` of every tensor of a :class:`ConcreteOutput` or :class:`TextFeatures` (absent
+    fields, such as the level grid of a model without levels, stay ``None``)."""
+    return type(features)(*(None if t is None else t[index] for t in features))
 
 
 @dataclass
@@ -29,7 +35,7 @@ class FeatureCache:
     text: TextFeatures | None
 
     def images(self, index: list[int], device) -> ConcreteOutput:
-        return self.concrete.select(torch.as_tensor(index)).to(device)
+        return take(self.concrete, torch.as_tensor(index)).to(device)
 
     @torch.no_grad()
     def embed(self, model, batch_size: int, device="cpu") -> tuple[torch.Tensor, torch.Tensor, float | None]:

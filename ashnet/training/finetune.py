@@ -24,10 +24,11 @@ from ..models import build_model
 from ..models.heads import TaskModel
 from ..run import RunDir
 from .batches import batches_per_epoch
+from .features import take
 from .image_text import load_init
 from .loop import Schedule, optimise
 from .runtime import seed_everything, start_runtime
-from .task_batches import TaskInputs, answer_classes, take
+from .task_batches import TaskInputs, answer_classes
 
 __all__ = ["TaskStep", "finetune", "task_config", "load_task_run"]
 

@@ -31,7 +31,7 @@ from ..evaluate_tasks import evaluate_task
 from ..models.multitask import MultiTaskModel
 from ..run import RunDir
 from .batches import batches_per_epoch
-from .features import cache_backbone_tokens, cache_features
+from .features import cache_backbone_tokens, cache_features, take
 from .finetune import TaskStep
 from .image_text import load_init
 from .loop import Schedule, optimise
@@ -130,7 +130,7 @@ class MultiTaskInputs:
         """Backbone tokens by expert (MoVE) or the concrete output of images ``ids``."""
         if self.mixed:
             return {name: out.tokens[ids].to(self.device) for name, out in self.images.items()}
-        return self.images["concrete"].select(ids).to(self.device)
+        return take(self.images["concrete"], ids).to(self.device)
 
     def task_batch(self, task: str, index) -> tuple:
         """Images (per image slot), text features, targets and text ids of ``task``'s examples ``index``."""

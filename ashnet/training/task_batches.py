@@ -12,7 +12,7 @@ from ..data.tasks import TaskData
 from ..models import ConcreteOutput, TextFeatures
 from .features import cache_features
 
-__all__ = ["TaskInputs", "encode_targets", "answer_classes", "take"]
+__all__ = ["TaskInputs", "encode_targets", "answer_classes"]
 
 
 def answer_classes(data: TaskData) -> list[str]:
@@ -34,12 +34,6 @@ def encode_targets(data: TaskData, classes: list[str]) -> torch.Tensor:
     names = list(VE_LABELS) if data.task == "ve" else classes
     index = {name: i for i, name in enumerate(names)}
     return torch.tensor([index.get(str(t), -1) for t in targets], dtype=torch.long)
-
-
-def take(features, index: torch.Tensor):
-    """Rows ``index`` of every tensor of a :class:`ConcreteOutput` or :class:`TextFeatures` (absent
-    fields, such as the level grid of a model without levels, stay ``None``)."""
-    return type(features)(*(None if t is None else t[index] for t in features))
 
 
 class TaskInputs:
