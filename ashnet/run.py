@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
+from .files import write_atomic
+
 __all__ = ["RunDir", "read_metrics"]
 
 logger = logging.getLogger(__name__)
@@ -68,7 +70,6 @@ class RunDir:
         (or before its ``config.yaml``, which is written atomically) starts over.
         """
         from .config import dump_config
-        from .data.openmoji import _write_atomic
 
         if resume and self.path.is_dir() and not (self.config.exists() or self.checkpoint.exists()):
             # killed before config.yaml was written (it is written whole or not at all)
@@ -85,7 +86,7 @@ class RunDir:
             )
         if write:
             self.path.mkdir(parents=True, exist_ok=True)
-            _write_atomic(self.config, dump_config(config).encode("utf-8"))  # a kill leaves no half file
+            write_atomic(self.config, dump_config(config).encode("utf-8"))  # a kill leaves no half file
         return resume
 
     def _check_same_config(self, config) -> None:

@@ -18,7 +18,8 @@ from pathlib import Path
 from PIL import Image
 from tqdm import tqdm
 
-from ashnet.data.openmoji import _write_atomic, load_manifest
+from ashnet.data.openmoji import load_manifest
+from ashnet.files import write_atomic
 
 __all__ = ["build_easy_vqa", "EASY_VQA"]
 
@@ -85,9 +86,9 @@ def build_easy_vqa(out_dir: str | Path, progress: bool = True) -> Path:
                     "type": _type(answer),
                 }
             )
-    _write_atomic(target, json.dumps(data).encode("utf-8"))
+    write_atomic(target, json.dumps(data).encode("utf-8"))
     splits = {s: sum(i["split"] == s for i in data["images"]) for s in ("train", "val", "test")}
     n_questions = len(data["tasks"]["vqa"])
     summary = {"key": key, "n_images": len(data["images"]), "splits": splits, "tasks": {"vqa": n_questions}}
-    _write_atomic(out_dir / MANIFEST, json.dumps(summary, indent=1).encode("utf-8"))
+    write_atomic(out_dir / MANIFEST, json.dumps(summary, indent=1).encode("utf-8"))
     return target

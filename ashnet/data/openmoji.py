@@ -7,7 +7,6 @@ import hashlib
 import io
 import json
 import logging
-import os
 from importlib.metadata import version
 from importlib.resources import as_file
 from pathlib import Path
@@ -19,6 +18,7 @@ from tqdm import tqdm
 
 from ashnet.data.cldr import cldr_names, cldr_source, emoji_key
 from ashnet.data.table import SPLITS
+from ashnet.files import write_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ def build_openmoji(
     )
     rows, unrenderable = _render_all(emojis[:limit], images_dir, size, progress, names)
     _remove_stale_images(images_dir, {row[0] for row in rows})
-    _write_atomic(pairs, _csv_text(rows).encode("utf-8"))
+    write_atomic(pairs, _csv_text(rows).encode("utf-8"))
     summary = {
         "key": key,
         "n_images": len(rows),
@@ -106,7 +106,7 @@ def build_openmoji(
             **{lang: sum(bool(row[3 + i]) for row in rows) for i, lang in enumerate(LANGUAGES)},
         },
     }
-    _write_atomic(out_dir / MANIFEST, json.dumps(summary, indent=1, ensure_ascii=False).encode("utf-8"))
+    write_atomic(out_dir / MANIFEST, json.dumps(summary, indent=1, ensure_ascii=False).encode("utf-8"))
     logger.info("OpenMoji: %d images in %s, %d emojis the font lacks", len(rows), out_dir, len(unrenderable))
     return pairs
 
@@ -151,7 +151,7 @@ def _render_all(
             name = "-".join(f"{ord(c):X}" for c in text)
             png = io.BytesIO()
             image.save(png, format="PNG")
-            _write_atomic(images_dir / f"{name}.png", png.getvalue())
+            write_atomic(images_dir / f"{name}.png", png.getvalue())
             rows.append(_row(text, name, names))
     return rows, unrenderable
 
@@ -311,10 +311,3 @@ def _remove_stale_images(images_dir: Path, keep: set[str]) -> None:
     for png in images_dir.glob("*.png"):
         if f"images/{png.name}" not in keep:
             png.unlink()
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    # A per-process temporary name keeps concurrent builds of one directory from clashing.
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)

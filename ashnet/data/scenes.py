@@ -32,7 +32,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from ashnet.data.formats import load_pairs
-from ashnet.data.openmoji import _write_atomic, build_openmoji, concept, emoji_split, load_manifest
+from ashnet.data.openmoji import build_openmoji, concept, emoji_split, load_manifest
 from ashnet.data.scene_multilingual import (
     EXTRA_TASKS,
     SLOTS,
@@ -43,6 +43,7 @@ from ashnet.data.scene_multilingual import (
 )
 from ashnet.data.scene_text import POSITIONS, render
 from ashnet.data.table import SPLITS
+from ashnet.files import write_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -134,14 +135,14 @@ def build_scenes(
                 f"scenes need at least {MAX_KINDS + 2} per split (raise emoji_limit)"
             )
     data = _compose(out_dir, pools, n_scenes, size, seed, progress)
-    _write_atomic(scenes_file, json.dumps(data, ensure_ascii=False).encode("utf-8"))
+    write_atomic(scenes_file, json.dumps(data, ensure_ascii=False).encode("utf-8"))
     summary = {
         "key": key,
         "n_images": len(data["images"]),
         "splits": {s: sum(i["split"] == s for i in data["images"]) for s in SPLITS},
         "tasks": {t: len(v) for t, v in data["tasks"].items()},
     }
-    _write_atomic(out_dir / MANIFEST, json.dumps(summary, indent=1).encode("utf-8"))
+    write_atomic(out_dir / MANIFEST, json.dumps(summary, indent=1).encode("utf-8"))
     logger.info("scenes: %d images in %s", len(data["images"]), out_dir)
     return scenes_file
 
@@ -322,7 +323,7 @@ def _compose(out_dir: Path, pools: dict, n_scenes: int, size: int, seed: int, pr
         objects, placed = _layout(rng, pool, size, None if odd is None else odd[0])
         name = f"{image_id:06d}.png"
         keep.add(name)
-        _write_atomic(images_dir / name, _draw(objects, placed, pool, size))
+        write_atomic(images_dir / name, _draw(objects, placed, pool, size))
         data["images"].append(
             {"id": image_id, "file_name": f"images/{name}", "width": size, "height": size, "split": split}
         )

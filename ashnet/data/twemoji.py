@@ -21,8 +21,9 @@ from PIL import Image
 from tqdm import tqdm
 
 from ashnet.data.images import open_image
-from ashnet.data.openmoji import _is_flag, _readable, _remove_stale_images, _write_atomic, emoji_split
+from ashnet.data.openmoji import _is_flag, _readable, _remove_stale_images, emoji_split
 from ashnet.data.table import SPLITS
+from ashnet.files import write_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -103,7 +104,7 @@ def build_twemoji(
         name = "-".join(f"{ord(c):X}" for c in text)
         png = io.BytesIO()
         image.save(png, format="PNG")
-        _write_atomic(images_dir / f"{name}.png", png.getvalue())
+        write_atomic(images_dir / f"{name}.png", png.getvalue())
         caption = _readable(emoji.EMOJI_DATA[text]["en"])
         rows.append(
             (f"images/{name}.png", f"flag of {caption}" if _is_flag(text) else caption, emoji_split(text))
@@ -112,14 +113,14 @@ def build_twemoji(
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerows([("image", "caption", "split"), *rows])
-    _write_atomic(pairs, buffer.getvalue().encode("utf-8"))
+    write_atomic(pairs, buffer.getvalue().encode("utf-8"))
     summary = {
         "key": key,
         "n_images": len(rows),
         "splits": {s: sum(row[2] == s for row in rows) for s in SPLITS},
         "attribution": ATTRIBUTION,
     }
-    _write_atomic(manifest_path, json.dumps(summary, indent=1).encode("utf-8"))
+    write_atomic(manifest_path, json.dumps(summary, indent=1).encode("utf-8"))
     logger.info("Twemoji: %d images in %s", len(rows), out_dir)
     return pairs
 

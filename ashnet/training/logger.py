@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
+from ..files import write_atomic
 from ..run import RunDir, read_metrics
 
 __all__ = ["MetricsLogger"]
@@ -29,9 +29,7 @@ class MetricsLogger:
             self.path.write_text("")
         elif self.path.exists():
             kept = [e for e in read_metrics(self.path) if e["step"] <= resume_step]
-            tmp = self.path.with_suffix(".tmp")
-            tmp.write_text("".join(json.dumps(e) + "\n" for e in kept))
-            os.replace(tmp, self.path)
+            write_atomic(self.path, "".join(json.dumps(e) + "\n" for e in kept).encode("utf-8"))
         from torch.utils.tensorboard import SummaryWriter
 
         self._tb = SummaryWriter(str(run.tensorboard))
