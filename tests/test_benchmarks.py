@@ -8,13 +8,14 @@ from pathlib import Path
 import pytest
 import torch
 
+from ashnet.training.runtime import pinned_threads
+
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
 @pytest.fixture
 def load(monkeypatch):
     monkeypatch.syspath_prepend(str(BENCHMARKS))  # the scripts import their shared `common`
-    threads = torch.get_num_threads()
 
     def load(name: str):
         spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCHMARKS / f"{name}.py")
@@ -22,8 +23,8 @@ def load(monkeypatch):
         spec.loader.exec_module(module)
         return module
 
-    yield load
-    torch.set_num_threads(threads)  # the scripts set it from --threads
+    with pinned_threads(torch.get_num_threads()):  # the scripts set it from --threads: restored after
+        yield load
     sys.modules.pop("common", None)
 
 

@@ -17,6 +17,7 @@ import torch
 import neuro
 from ashnet.models import AbstractConfig, AbstractEncoder
 from ashnet.models.abstract import rename_legacy_keys
+from ashnet.training.runtime import pinned_threads
 
 CASES = torch.load(Path(__file__).parent / "data" / "abstract_encoder_v1.pt", weights_only=True)
 
@@ -24,10 +25,8 @@ CASES = torch.load(Path(__file__).parent / "data" / "abstract_encoder_v1.pt", we
 @pytest.fixture
 def recorded_threads():
     """Two intra-op threads, as the reference was recorded with, for the duration of a test."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    yield
-    torch.set_num_threads(before)
+    with pinned_threads(2):
+        yield
 
 
 def _run(encoder, case, mode: str, seed: int):

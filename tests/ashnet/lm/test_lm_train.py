@@ -89,26 +89,30 @@ def test_attach_methods_change_what_they_should(
     assert torch.isfinite(vlm.loss(batch, features(batch.images)))
 
 
+def _attach_config(tiny_llama, encoder_run, tiny_pairs, **changes) -> LMRunConfig:
+    """An ``lm attach`` run on the tiny Llama: two fused-path prefix tokens, the tiny captions."""
+    return LMRunConfig(
+        lm=str(tiny_llama),
+        encoder=str(encoder_run),
+        source="fused",
+        n_tokens=2,
+        captions=str(tiny_pairs),
+        batch_size=4,
+        **changes,
+    )
+
+
 @pytest.mark.slow
 def test_wise_lands_halfway_between_the_start_and_plain(tiny_llama, tiny_pairs, encoder_run, tmp_path):
     # The tiny Llama ties its embedding and output layer (as SmolLM2 does): a tied weight must move
     # halfway once, not twice (to a quarter) through its two names.
     lm = load_language_model(tiny_llama).model
     assert lm.get_output_embeddings().weight is lm.get_input_embeddings().weight
-    cfg = dict(
-        lm=str(tiny_llama),
-        encoder=str(encoder_run),
-        source="fused",
-        n_tokens=2,
-        captions=str(tiny_pairs),
-        steps=3,
-        batch_size=4,
-        lr=1e-2,
-    )
     start = {k: v.clone() for k, v in lm.state_dict().items()}
     ends = {}
     for method in ("plain", "wise"):
-        attach(LMRunConfig(method=method, **cfg), tmp_path / method, progress=False)
+        cfg = _attach_config(tiny_llama, encoder_run, tiny_pairs, steps=3, lr=1e-2, method=method)
+        attach(cfg, tmp_path / method, progress=False)
         ends[method] = _lm_weights(load_lm_run(tmp_path / method)[0])
     for k, w in start.items():
         assert not torch.equal(ends["plain"][k], w), k
@@ -118,16 +122,7 @@ def test_wise_lands_halfway_between_the_start_and_plain(tiny_llama, tiny_pairs, 
 @pytest.mark.slow
 def test_rehearsal_and_distill_add_their_text_loss(tiny_llama, tiny_pairs, encoder_run, tmp_path):
     for method, key in (("rehearsal", "text"), ("distill", "distill")):
-        cfg = LMRunConfig(
-            lm=str(tiny_llama),
-            encoder=str(encoder_run),
-            source="fused",
-            n_tokens=2,
-            captions=str(tiny_pairs),
-            steps=2,
-            batch_size=4,
-            method=method,
-        )
+        cfg = _attach_config(tiny_llama, encoder_run, tiny_pairs, steps=2, method=method)
         result = attach(cfg, tmp_path / method, progress=False)
         assert key in result["losses"] and result["losses"][key] >= 0
 
