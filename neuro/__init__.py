@@ -4,7 +4,7 @@ Multi-step tensors are ``[T, B, ...]``. ``neuro`` knows nothing about vision or 
 """
 
 from . import encoders, functional, surrogate
-from .layers import Residual, SpikingConv2d, SpikingLinear, TimeDistributed
+from .layers import Linear, Residual, SpikingConv2d, SpikingLinear, TimeDistributed
 from .monitor import Monitor
 from .neurons import ALIF, IF, LIF, CubaLIF, ParametricLIF, SpikingNeuron, reset
 
@@ -17,6 +17,7 @@ __all__ = [
     "SpikingNeuron",
     "reset",
     "Monitor",
+    "Linear",
     "TimeDistributed",
     "Residual",
     "SpikingLinear",

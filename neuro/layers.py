@@ -5,10 +5,20 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .kernels.linear import linear
 from .neurons import LIF, SpikingNeuron
 from .validation import check_float_tensor
 
-__all__ = ["TimeDistributed", "Residual", "SpikingLinear", "SpikingConv2d"]
+__all__ = ["Linear", "TimeDistributed", "Residual", "SpikingLinear", "SpikingConv2d"]
+
+
+class Linear(nn.Linear):
+    """``nn.Linear`` (same parameters, state dict and export) whose float32 CPU products, forward and
+    backward, run through oneDNN (:func:`neuro.kernels.linear.linear`): about twice as fast as
+    ``F.linear`` on CPUs where MKL takes a slower path (AMD)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return linear(x, self.weight, self.bias)
 
 
 class TimeDistributed(nn.Module):
@@ -46,7 +56,7 @@ class SpikingLinear(nn.Sequential):
     """``Linear`` (optionally with ``BatchNorm1d``) over time, then a spiking neuron (LIF by default)."""
 
     def __init__(self, in_features, out_features, neuron: SpikingNeuron | None = None, bias=True, norm=False):
-        layers = [nn.Linear(in_features, out_features, bias=bias)]
+        layers = [Linear(in_features, out_features, bias=bias)]
         if norm:
             layers.append(nn.BatchNorm1d(out_features))
         super().__init__(TimeDistributed(*layers), neuron if neuron is not None else LIF())

@@ -50,3 +50,15 @@ def test_neurons_checks_and_times_the_chosen_rows(load, tmp_path, capsys):
     assert results["neuro cpu"]["firing_rate"] == results["spikingjelly 2.0"]["firing_rate"] > 0
     assert results["neuro cpu"]["speedup_vs_best_peer"] > 0
     assert "best peer: spikingjelly 2.0" in capsys.readouterr().out
+
+
+def test_linear_times_both_implementations_on_every_row(load, tmp_path, capsys):
+    out = tmp_path / "linear.json"
+    argv = ["--scale", "0.01", "--repeats", "2", "--warmup", "1", "--threads", "1", "--out", str(out)]
+    assert load("linear").main(argv) == 0
+    results = json.loads(out.read_text())["results"]
+    assert len(results) == 4
+    for row in results.values():
+        assert set(row) == {"F.linear", "neuro.Linear"}
+        assert all(r["median_ms"] > 0 and r["gflops"] > 0 for r in row.values())
+    assert "load average" in capsys.readouterr().out

@@ -6,6 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+import neuro
+
 from .prompts import IGNORE, Batch
 
 __all__ = ["Projector", "VisionPrefixLM", "image_features", "feature_dim", "add_lora"]
@@ -49,7 +51,7 @@ class Projector(nn.Module):
         self.n_tokens = n_tokens
         out = hidden * (n_tokens if from_vector else 1)
         self.net = nn.Sequential(
-            nn.LayerNorm(d_in), nn.Linear(d_in, hidden), nn.GELU(), nn.Linear(hidden, out)
+            nn.LayerNorm(d_in), neuro.Linear(d_in, hidden), nn.GELU(), neuro.Linear(hidden, out)
         )
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:

@@ -94,7 +94,7 @@ def tokenwise(layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 def linear_norm(d_in: int, d_out: int) -> neuro.TimeDistributed:
     """``Linear`` (no bias) then ``BatchNorm1d`` over ``[T, M, d_in]`` (NIR export folds the norm in)."""
-    layers = OrderedDict(linear=nn.Linear(d_in, d_out, bias=False), norm=nn.BatchNorm1d(d_out))
+    layers = OrderedDict(linear=neuro.Linear(d_in, d_out, bias=False), norm=nn.BatchNorm1d(d_out))
     return neuro.TimeDistributed(nn.Sequential(layers))
 
 
@@ -251,8 +251,8 @@ class AbstractEncoder(nn.Module):
                 f"stage_dims {list(stage_dims)} must give the width of each of stages {list(cfg.stages)}"
             )
         self.cfg = cfg
-        self.input = nn.Linear(d_in, cfg.dim)
-        self.stage_inputs = nn.ModuleList(nn.Linear(c, cfg.dim) for c in stage_dims)
+        self.input = neuro.Linear(d_in, cfg.dim)
+        self.stage_inputs = nn.ModuleList(neuro.Linear(c, cfg.dim) for c in stage_dims)
         self.input_norm = nn.LayerNorm(cfg.dim)
         nn.init.constant_(self.input_norm.weight, cfg.input_gain)
         self.spike_input = linear_norm(cfg.dim, cfg.dim) if cfg.encoding == "poisson" else None

@@ -98,16 +98,16 @@ class ASHNet(nn.Module):
             cfg.concrete, stages=cfg.abstract.stages if cfg.abstract.enabled else ()
         )
         self.text = build_text_encoder(cfg.text)
-        self.concrete_proj = nn.Linear(self.concrete.dim, E)
-        self.text_proj = nn.Linear(self.text.dim, E)
+        self.concrete_proj = neuro.Linear(self.concrete.dim, E)
+        self.text_proj = neuro.Linear(self.text.dim, E)
         self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))
         if cfg.abstract.enabled:
             self.abstract = AbstractEncoder(cfg.abstract, self.concrete.dim, self.concrete.stage_dims)
             if cfg.abstract.neuron == "gelu":
                 analog_twin_of(self.abstract)
-            self.abstract_proj = nn.Linear(cfg.abstract.dim, E)
+            self.abstract_proj = neuro.Linear(cfg.abstract.dim, E)
             self.fusion = Fusion(cfg.fusion, E)
-            self.stua_adapter = nn.Linear(self.text.dim, self.concrete.dim)
+            self.stua_adapter = neuro.Linear(self.text.dim, self.concrete.dim)
         else:
             self.abstract = self.abstract_proj = self.fusion = self.stua_adapter = None
         self.fiber = None

@@ -23,6 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+import neuro
+
 from ..config import FiberConfig
 
 __all__ = ["GatedCrossAttention", "GatedMLP", "FiberFusion", "text_layer_mask"]
@@ -39,10 +41,10 @@ class GatedCrossAttention(nn.Module):
         super().__init__()
         self.heads = heads
         self.norm = nn.LayerNorm(d_query)
-        self.q = nn.Linear(d_query, dim)
-        self.k = nn.ModuleList(nn.Linear(d, dim) for d in d_sources)
-        self.v = nn.ModuleList(nn.Linear(d, dim) for d in d_sources)
-        self.out = nn.Linear(dim, d_query)
+        self.q = neuro.Linear(d_query, dim)
+        self.k = nn.ModuleList(neuro.Linear(d, dim) for d in d_sources)
+        self.v = nn.ModuleList(neuro.Linear(d, dim) for d in d_sources)
+        self.out = neuro.Linear(dim, d_query)
         self.gate = nn.Parameter(torch.zeros(()))
 
     def forward(
@@ -69,7 +71,7 @@ class GatedMLP(nn.Module):
 
     def __init__(self, d: int, hidden: int):
         super().__init__()
-        self.mlp = nn.Sequential(nn.LayerNorm(d), nn.Linear(d, hidden), nn.GELU(), nn.Linear(hidden, d))
+        self.mlp = nn.Sequential(nn.LayerNorm(d), neuro.Linear(d, hidden), nn.GELU(), neuro.Linear(hidden, d))
         self.gate = nn.Parameter(torch.zeros(()))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -8,6 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+import neuro
+
 from ..config import FusionConfig
 
 __all__ = ["Fusion"]
@@ -31,7 +33,7 @@ class Fusion(nn.Module):
         self.mode = cfg.mode
         logit = math.log(cfg.ratio_init / (1 - cfg.ratio_init))
         if self.mode == "gate":
-            self.gate = nn.Linear(2 * embed_dim, embed_dim)
+            self.gate = neuro.Linear(2 * embed_dim, embed_dim)
             nn.init.zeros_(self.gate.weight)
             nn.init.constant_(self.gate.bias, logit)
         else:

@@ -15,6 +15,8 @@ import math
 import torch
 from torch import nn
 
+import neuro
+
 from .abstract import pool_onto_grid
 from .ashnet import ASHNet
 from .concrete import ConcreteOutput
@@ -37,7 +39,7 @@ class MLPHead(nn.Module):
     def __init__(self, d_in: int, hidden: int, d_out: int):
         super().__init__()
         self.net = nn.Sequential(
-            nn.Linear(d_in, hidden), nn.GELU(), nn.LayerNorm(hidden), nn.Linear(hidden, d_out)
+            neuro.Linear(d_in, hidden), nn.GELU(), nn.LayerNorm(hidden), neuro.Linear(hidden, d_out)
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -56,9 +58,9 @@ class GroundingHead(nn.Module):
 
     def __init__(self, d_image: int, d_spikes: int | None, embed_dim: int, hidden: int):
         super().__init__()
-        self.image = nn.Linear(d_image, hidden)
-        self.spikes = nn.Linear(d_spikes, hidden) if d_spikes is not None else None
-        self.text = nn.Linear(embed_dim, hidden)
+        self.image = neuro.Linear(d_image, hidden)
+        self.spikes = neuro.Linear(d_spikes, hidden) if d_spikes is not None else None
+        self.text = neuro.Linear(embed_dim, hidden)
         self.out = MLPHead(3 * hidden, hidden, 5)
 
     def forward(self, tokens: torch.Tensor, rates: torch.Tensor | None, text: torch.Tensor):

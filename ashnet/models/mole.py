@@ -12,6 +12,8 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+import neuro
+
 from ..config import MoLEConfig
 
 __all__ = ["Adapter", "MoLEOutput", "MoLE", "balance_loss"]
@@ -22,9 +24,9 @@ class Adapter(nn.Module):
 
     def __init__(self, dim: int, hidden: int):
         super().__init__()
-        self.down = nn.Linear(dim, hidden)
+        self.down = neuro.Linear(dim, hidden)
         self.act = nn.GELU()
-        self.up = nn.Linear(hidden, dim)
+        self.up = neuro.Linear(hidden, dim)
         nn.init.zeros_(self.up.weight)
         nn.init.zeros_(self.up.bias)
 
@@ -74,7 +76,7 @@ class MoLE(nn.Module):
     def __init__(self, dim: int, cfg: MoLEConfig):
         super().__init__()
         self.cfg = cfg
-        self.router = nn.Linear(dim, cfg.experts) if cfg.experts > 1 else None  # one expert: always it
+        self.router = neuro.Linear(dim, cfg.experts) if cfg.experts > 1 else None  # one expert: always it
         self.experts = nn.ModuleList(Adapter(dim, cfg.hidden) for _ in range(cfg.experts))
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> MoLEOutput:

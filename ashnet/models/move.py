@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+import neuro
+
 from ..config import MoVEConfig
 
 __all__ = ["MoVEOutput", "MoVE", "route"]
@@ -81,14 +83,14 @@ class MoVE(nn.Module):
         self.experts = cfg.experts
         D, H, E = cfg.dim, cfg.task_dim, len(cfg.experts)
         self.adapters = nn.ModuleDict(
-            {name: nn.Sequential(nn.Linear(widths[name], D), nn.LayerNorm(D)) for name in cfg.experts}
+            {name: nn.Sequential(neuro.Linear(widths[name], D), nn.LayerNorm(D)) for name in cfg.experts}
         )
         self.task_embedding = nn.Embedding(num_tasks, H)
         self.text_norm = nn.LayerNorm(text_dim)
-        self.condition = nn.Sequential(nn.Linear(H + text_dim, H), nn.GELU())
-        self.router = nn.Linear(H, E)
+        self.condition = nn.Sequential(neuro.Linear(H + text_dim, H), nn.GELU())
+        self.router = neuro.Linear(H, E)
         if cfg.modulate:
-            self.film = nn.Linear(H, E * 2 * D)
+            self.film = neuro.Linear(H, E * 2 * D)
             nn.init.zeros_(self.film.weight)
             nn.init.zeros_(self.film.bias)
         else:

@@ -47,6 +47,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..layers import Linear
 from ..neurons import ALIF, IF, LIF, CubaLIF, ParametricLIF, SpikingNeuron
 
 __all__ = [
@@ -261,7 +262,7 @@ def layer_to_node(layer: nn.Module, in_shape) -> nir.NIRNode:
     raise ValueError(f"no NIR mapping for layer type {type(layer).__name__}")
 
 
-EXPORTABLE_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.AvgPool2d, nn.LPPool2d, nn.Flatten)
+EXPORTABLE_LAYERS = (nn.Linear, Linear, nn.Conv1d, nn.Conv2d, nn.AvgPool2d, nn.LPPool2d, nn.Flatten)
 
 
 def _value(v):
@@ -280,7 +281,7 @@ def node_to_layer(name: str, node: nir.NIRNode) -> nn.Module:
         if weight.ndim != 2:
             raise ValueError(f"NIR node {name!r}: weight must be 2-D [out, in], got shape {weight.shape}")
         bias = isinstance(node, nir.Affine)
-        layer = nn.Linear(weight.shape[1], weight.shape[0], bias=bias)
+        layer = Linear(weight.shape[1], weight.shape[0], bias=bias)
         layer.weight.data = _tensor(weight)
         if bias:
             layer.bias.data = _tensor(node.bias)

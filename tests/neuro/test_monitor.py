@@ -111,3 +111,15 @@ def test_a_nested_monitor_leaves_the_outer_membrane_recording_on():
         neuro.reset(net)
         net(torch.rand(4, 2, 6))
     assert len(outer.v["0.1"]) == 2 and not net[0][1].record_v
+
+
+def test_spike_counts_stay_exact_past_float32s_integers():
+    # 4097 x 4097 ones is 16,785,409 spikes: above 2**24, where float32 holds only even integers
+    class Ones(neuro.LIF):
+        def forward(self, x):
+            return torch.ones(4097, 4097)
+
+    layer = Ones()
+    with neuro.Monitor(layer, record_spikes=False) as m:
+        layer(torch.zeros(1))
+    assert m.counts() == {"": (16_785_409.0, 16_785_409)}
