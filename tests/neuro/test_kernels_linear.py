@@ -101,11 +101,13 @@ def test_the_same_call_gives_bit_equal_results():
 
 @pytest.mark.parametrize(
     "case",
-    ["small product", "float64", "single vector", "autocast"],
+    ["small product", "float64", "single vector", "autocast", "torch without oneDNN"],
 )
-def test_what_the_op_does_not_take_goes_to_f_linear_bit_equal(op_calls, case):
+def test_what_the_op_does_not_take_goes_to_f_linear_bit_equal(op_calls, monkeypatch, case):
     ref, ours = _pair(64, 32, True)
     x = torch.randn(16, 64) if case == "small product" else torch.randn(4096, 64)
+    if case == "torch without oneDNN":
+        monkeypatch.setattr(L, "_ONEDNN", False)
     if case == "float64":
         ref, ours, x = ref.double(), ours.double(), x.double()
     if case == "single vector":
