@@ -8,7 +8,8 @@ gradient and weight gradient with oneDNN's inner product on float32 CPU tensors 
 multiply-adds; everything else (small products, other dtypes and devices, autocast, a single vector,
 or a torch built without oneDNN) goes to ``F.linear``, the reference the op is tested against, and
 so do graphs that ``torch.compile`` or ``torch.export`` trace (their own backends pick the products;
-exported programs need no ``neuro``). The products equal ``F.linear``'s up to float32 rounding (the
+exported programs need no ``neuro``) and ``torch.func`` transforms (the op has no rules for them).
+The products equal ``F.linear``'s up to float32 rounding (the
 order of the sums differs), and are the same from run to run at a fixed thread count.
 """
 
@@ -47,6 +48,14 @@ _MIN_MACS = 1 << 22
 def onednn_available() -> bool:
     """Whether float32 CPU products go through oneDNN (else through ``F.linear``)."""
     return _ONEDNN
+
+
+def _functorch_active() -> bool:
+    """Whether a ``torch.func`` transform (``grad``, ``vmap``, ...) runs (the op has no rules for them)."""
+    try:
+        return torch._C._functorch.peek_interpreter_stack() is not None
+    except AttributeError:  # a torch without this hook: no transform can be told apart
+        return False
 
 
 @torch.library.custom_op("neuro::linear", mutates_args=(), device_types="cpu")
@@ -90,7 +99,7 @@ _linear_op.register_autograd(_backward, setup_context=_setup_context)
 
 def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
     """``F.linear(x, weight, bias)``, with float32 CPU products (forward and both gradients) run by oneDNN."""
-    if torch.compiler.is_compiling():  # compiled and exported graphs: aten's linear, no size guard
+    if torch.compiler.is_compiling() or _functorch_active():
         return F.linear(x, weight, bias)
     float32 = x.dtype == weight.dtype == torch.float32 and (bias is None or bias.dtype == torch.float32)
     cpu = x.device.type == "cpu" and not torch.is_autocast_enabled("cpu")  # autocast: F.linear's dtype rules

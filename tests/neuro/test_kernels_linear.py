@@ -151,3 +151,17 @@ def test_exported_programs_hold_aten_linear_for_any_batch():
     small, large = torch.randn(2, 256), torch.randn(300, 256)
     for inputs in (small, large):
         torch.testing.assert_close(program.module()(inputs), layer(inputs), rtol=1e-5, atol=1e-5)
+
+
+def test_torch_func_transforms_work_as_with_nn_linear(op_calls):
+    ref, ours = _pair(256, 512, True)
+    x = torch.randn(8, 64, 256)
+    torch.testing.assert_close(torch.func.vmap(ours)(x), torch.func.vmap(ref)(x))
+
+    def loss(layer):
+        return lambda w: torch.func.functional_call(layer, {"weight": w, "bias": layer.bias}, (x[0],)).sum()
+
+    torch.testing.assert_close(
+        torch.func.grad(loss(ours))(ours.weight), torch.func.grad(loss(ref))(ref.weight)
+    )
+    assert op_calls == []
