@@ -67,10 +67,9 @@ def main(argv=None) -> int:
                 layer.zero_grad(set_to_none=True)
                 x.grad = None
         flops = (6 if input_grad else 4) * m * k * n
-        results[name] = {
-            label: summarize(values) | {"gflops": flops / (1e6 * summarize(values)["median_ms"])}
-            for label, values in times.items()
-        }
+        results[name] = {label: summarize(values) for label, values in times.items()}
+        for summary in results[name].values():
+            summary["gflops"] = flops / (1e6 * summary["median_ms"])
         ref, new = results[name]["F.linear"], results[name]["neuro.Linear"]
         rows.append(
             f"{name:30s} {m}x{k}x{n:<5d} F.linear {ref['median_ms']:7.3f} ms ({ref['gflops']:5.0f} GFLOP/s)  "

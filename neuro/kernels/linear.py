@@ -9,8 +9,8 @@ multiply-adds; everything else (small products, other dtypes and devices, autoca
 or a torch built without oneDNN) goes to ``F.linear``, the reference the op is tested against, and
 so do graphs that ``torch.compile`` or ``torch.export`` trace (their own backends pick the products;
 exported programs need no ``neuro``) and ``torch.func`` transforms (the op has no rules for them).
-The products equal ``F.linear``'s up to float32 rounding (the
-order of the sums differs), and are the same from run to run at a fixed thread count.
+The products equal ``F.linear``'s up to float32 rounding (the order of the sums differs), and are
+the same from run to run at a fixed thread count.
 """
 
 from __future__ import annotations
